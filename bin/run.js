@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// clipper-ops entry point. Checks the Node version first, with plain JavaScript that
+// parses on any Node, so that an old Node gets one clear line instead of a stack trace.
+const MIN = [22, 22, 2] // @inquirer/prompts 8 and @kubernetes/client-node 2 need this much (measured)
+const cur = process.versions.node.split('.').map(Number)
+const old = cur[0] < MIN[0] || (cur[0] === MIN[0] && (cur[1] < MIN[1] || (cur[1] === MIN[1] && cur[2] < MIN[2])))
+if (old || (cur[0] === 24 && cur[1] < 15) || cur[0] === 23) {
+  process.stderr.write(
+    `clipper-ops needs Node.js 22.22.2 or newer in the 22 line, or 24.15 or newer (this is ${process.versions.node}); install Node 24 LTS from https://nodejs.org or run it through "npx clipper-ops".\n`,
+  )
+  process.exit(2)
+}
+
+// oclif ignores NO_COLOR unless it is mapped to FORCE_COLOR=0 (oclif/core#855).
+if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0'
+
+const {enableCompileCache} = await import('node:module')
+enableCompileCache?.()
+
+const {execute} = await import('@oclif/core')
+await execute({dir: import.meta.url})

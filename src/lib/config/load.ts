@@ -1,0 +1,75 @@
+/**
+ * Finding and loading clipper-ops.yaml: --config, then CLIPPER_OPS_CONFIG, then the current
+ * directory and its parents.
+ */
+import {existsSync} from 'node:fs'
+import {dirname, join, resolve} from 'node:path'
+import {InvalidFileError, UsageError} from '../errors.js'
+import {closest, loadYamlFile} from '../util/yaml-file.js'
+import {configSchema, type Config, type Environment} from './schema.js'
+
+export const CONFIG_NAMES = ['clipper-ops.yaml', 'clipper-ops.yml']
+
+export interface LoadedConfig {
+  file: string
+  config: Config
+}
+
+export function findConfigFile(opts: {flag?: string; cwd?: string; env?: NodeJS.ProcessEnv} = {}): string | undefined {
+  const env = opts.env ?? process.env
+  if (opts.flag) return resolve(opts.flag)
+  if (env.CLIPPER_OPS_CONFIG) return resolve(env.CLIPPER_OPS_CONFIG)
+  let dir = resolve(opts.cwd ?? process.cwd())
+  for (;;) {
+    for (const name of CONFIG_NAMES) {
+      const candidate = join(dir, name)
+      if (existsSync(candidate)) return candidate
+    }
+    const parent = dirname(dir)
+    if (parent === dir) return undefined
+    dir = parent
+  }
+}
+
+export function loadConfig(file: string): LoadedConfig {
+  const {data} = loadYamlFile(file, configSchema, 'Config file')
+  if (data.defaultEnvironment && !(data.defaultEnvironment in data.environments)) {
+    throw new InvalidFileError(`Config file ${file}`, [
+      {
+        file,
+        path: 'defaultEnvironment',
+        message: `names "${data.defaultEnvironment}", which is not an environment here; expected one of ${Object.keys(data.environments).join(', ')}`,
+      },
+    ])
+  }
+  return {file, config: data}
+}
+
+/** Load the config that applies (flag, env var, search) or explain how to get one. */
+export function requireConfig(opts: {flag?: string; cwd?: string} = {}): LoadedConfig {
+  const file = findConfigFile(opts)
+  if (!file) {
+    throw new UsageError(
+      'No clipper-ops.yaml found in this directory or its parents. Pass --config <file>, set CLIPPER_OPS_CONFIG, or start from examples/clipper-ops.example.yaml (or run "clipper-ops sandbox up", which writes one).',
+      {code: 'NO_CONFIG'},
+    )
+  }
+  return loadConfig(file)
+}
+
+export function selectEnvironment(loaded: LoadedConfig, name: string | undefined): {name: string; environment: Environment} {
+  const names = Object.keys(loaded.config.environments)
+  const chosen = name ?? loaded.config.defaultEnvironment
+  if (!chosen) {
+    throw new UsageError(`Pass --env <name>; ${loaded.file} defines: ${names.join(', ') || '(no environments)'}.`, {code: 'NO_ENV'})
+  }
+  const environment = loaded.config.environments[chosen]
+  if (!environment) {
+    const hint = closest(chosen, names)
+    throw new UsageError(
+      `--env ${chosen}: no such environment in ${loaded.file}${hint ? ` (did you mean "${hint}"?)` : ''}; valid: ${names.join(', ') || '(none)'}.`,
+      {code: 'UNKNOWN_ENV'},
+    )
+  }
+  return {name: chosen, environment}
+}

@@ -1,0 +1,206 @@
+/**
+ * The schema of clipper-ops.yaml. Strict everywhere, so that a typo is an error that names
+ * the field, and with messages that say what would be valid.
+ */
+import {z} from 'zod'
+import {parseDuration} from '../util/duration.js'
+
+export const duration = (what = 'a duration') =>
+  z
+    .union([z.string(), z.number()], {error: `expected ${what} such as 30s, 5m or 1h30m`})
+    .refine((v) => parseDuration(v) !== undefined, {error: `expected ${what} such as 30s, 5m or 1h30m`})
+    .transform((v) => (typeof v === 'number' ? `${v}s` : v))
+
+/** A fraction (0.001) or a percentage string ("0.1%"); parsed to a fraction. */
+const fraction = z
+  .union([z.number(), z.string()], {error: 'expected a fraction like 0.001 or a percentage like "0.1%"'})
+  .transform((v, ctx) => {
+    const n = typeof v === 'number' ? v : v.trim().endsWith('%') ? Number(v.trim().slice(0, -1)) / 100 : Number(v)
+    if (!Number.isFinite(n) || n < 0 || n > 1) {
+      ctx.addIssue({code: 'custom', message: 'expected a fraction from 0 to 1 (0.001) or a percentage ("0.1%")'})
+      return z.NEVER
+    }
+    return n
+  })
+
+const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, {error: 'expected an AWS region such as us-east-1'})
+const hostedZoneId = z
+  .string()
+  .regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, {error: 'expected a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ'})
+  .transform((v) => v.replace(/^\/hostedzone\//, ''))
+const dnsName = z
+  .string()
+  .regex(/^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$/, {
+    error: 'expected a DNS name such as clpr.tv or www.clpr.tv',
+  })
+const nonEmpty = (what: string) => z.string({error: `expected ${what}`}).min(1, {error: `expected ${what}, not an empty string`})
+const commandSpec = z.strictObject({
+  command: nonEmpty('the program to run, e.g. psql'),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).optional(),
+  cwd: z.string().optional(),
+  timeout: duration().optional(),
+})
+
+export const weightedTarget = z
+  .strictObject({
+    setIdentifier: nonEmpty('the SetIdentifier of this weighted record, e.g. compose').max(128),
+    /** Plain record values (A: IPv4 addresses, AAAA: IPv6, CNAME: one name). */
+    values: z.array(z.string().min(1)).min(1, {error: 'expected at least one record value'}).optional(),
+    /** Alias target, e.g. an ALB. Alias records have no TTL of their own. */
+    alias: z
+      .strictObject({
+        dnsName: dnsName,
+        hostedZoneId: hostedZoneId,
+        evaluateTargetHealth: z.boolean().default(true),
+      })
+      .optional(),
+    healthCheckId: z.string().optional(),
+  })
+  .refine((t) => (t.values === undefined) !== (t.alias === undefined), {
+    error: 'give exactly one of "values" (a plain record) or "alias" (an alias target such as an ALB)',
+  })
+
+const gate = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, {error: 'expected an id of lower-case letters, digits and dashes'}).optional(),
+  uses: nonEmpty('a gate kind such as gate-http, gate-prometheus, gate-cloudwatch-alarms or gate-kubernetes'),
+  with: z.record(z.string(), z.unknown()).default({}),
+})
+
+export const environmentSchema = z.strictObject({
+  description: z.string().optional(),
+  /** A protected environment asks before any mutation (or needs --yes). */
+  protected: z.boolean().default(false),
+  aws: z
+    .strictObject({
+      region: awsRegion,
+      profile: z.string().min(1).optional(),
+      /** Endpoint override, e.g. the sandbox's AWS front. */
+      endpoint: z.url({error: 'expected a URL such as http://127.0.0.1:4566'}).optional(),
+      /** When set, runs refuse to mutate if the caller identity is in another account. */
+      accountId: z.string().regex(/^\d{12}$/, {error: 'expected a 12-digit AWS account id'}).optional(),
+    })
+    .optional(),
+  dns: z
+    .strictObject({
+      hostedZoneId: hostedZoneId,
+      record: z.strictObject({
+        name: dnsName,
+        type: z.enum(['A', 'AAAA', 'CNAME']).default('A'),
+        ttl: z
+          .number({error: 'expected the record TTL in seconds, e.g. 60'})
+          .int({error: 'expected a whole number of seconds'})
+          .min(0)
+          .max(172800, {error: 'expected at most 172800 seconds (2 days)'})
+          .default(60),
+      }),
+      /** Preflight refuses a live TTL higher than this (a high TTL makes rollback slow). */
+      maxTtl: z.number().int().min(0).max(172800).default(300),
+      targets: z.strictObject({
+        legacy: weightedTarget,
+        kubernetes: weightedTarget,
+      }),
+      /** Where the one-operator lock lives: a TXT record beside the name (across machines) or a local file. */
+      lock: z.enum(['route53', 'local']).default('local'),
+    })
+    .optional(),
+  kubernetes: z
+    .strictObject({
+      cluster: z.string().min(1).optional(),
+      kubeconfig: z.string().min(1).optional(),
+      context: z.string().min(1).optional(),
+      namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {error: 'expected a Kubernetes namespace name (lower case, digits, dashes)'}).default('default'),
+      deployments: z.array(z.string().min(1)).default([]),
+      hpas: z.array(z.string().min(1)).default([]),
+      healthUrl: z.url().optional(),
+    })
+    .optional(),
+  compose: z
+    .strictObject({
+      dockerHost: z
+        .string()
+        .regex(/^(ssh|tcp|unix|npipe):\/\//, {error: 'expected a DOCKER_HOST such as ssh://deploy@legacy.clpr.tv or unix:///var/run/docker.sock'})
+        .optional(),
+      file: nonEmpty('the path of the compose file'),
+      project: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, {error: 'expected a compose project name (lower case, digits, dashes, underscores)'}),
+      services: z.array(z.string().min(1)).default([]),
+      healthUrl: z.url({error: 'expected the URL of the legacy stack health endpoint'}).optional(),
+    })
+    .optional(),
+  terraform: z
+    .strictObject({
+      dir: nonEmpty('the Terraform working directory'),
+      varFiles: z.array(z.string().min(1)).default([]),
+      workspace: z.string().min(1).optional(),
+    })
+    .optional(),
+  helm: z
+    .strictObject({
+      releases: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {error: 'expected a Helm release name (lower case, digits, dashes)'}),
+            chart: nonEmpty('a chart path or reference'),
+            namespace: z.string().min(1).optional(),
+            version: z.string().min(1).optional(),
+            values: z.array(z.string().min(1)).default([]),
+            timeout: duration().default('10m'),
+          }),
+        )
+        .default([]),
+    })
+    .optional(),
+  database: z
+    .strictObject({
+      rdsInstance: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, {error: 'expected an RDS DB instance identifier'}),
+      /** Name of the environment variable that holds a connection URL for checks (never the URL itself). */
+      urlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, {error: 'expected the NAME of an environment variable, e.g. CLIPPER_DATABASE_URL'}).optional(),
+      /** Run during rollback to bring the legacy database up to date. */
+      syncHook: commandSpec.optional(),
+    })
+    .optional(),
+  backup: z
+    .strictObject({
+      vault: nonEmpty('a backup vault name'),
+      plan: z.string().min(1).optional(),
+    })
+    .optional(),
+  slos: z
+    .strictObject({
+      availability: z.number().min(0).max(100).default(99.9),
+      rto: duration('a recovery time objective').default('1h'),
+      rpo: duration('a recovery point objective').default('15m'),
+      rollbackBudget: duration('a rollback time budget').default('30m'),
+      errorRate: fraction.default(0.001),
+      p95: duration('a latency').default('200ms'),
+    })
+    .prefault({}),
+  rollout: z
+    .strictObject({
+      steps: z
+        .array(z.number().int().min(1).max(100), {error: 'expected a list of percentages such as [10, 50, 100]'})
+        .min(1)
+        .refine((s) => s.every((v, i) => i === 0 || v > s[i - 1]!), {error: 'expected percentages in increasing order'})
+        .default([10, 50, 100]),
+      bake: duration('a bake time').default('5m'),
+      approval: z.boolean().default(false),
+      gates: z.array(gate).default([]),
+    })
+    .prefault({}),
+  prometheus: z.strictObject({url: z.url()}).optional(),
+  cloudwatch: z.strictObject({alarms: z.array(z.string().min(1)).default([])}).optional(),
+})
+
+export const configSchema = z.strictObject({
+  version: z.literal(1, {error: 'expected version: 1'}),
+  /** Environment used when --env is not given. */
+  defaultEnvironment: z.string().optional(),
+  environments: z.record(
+    z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, {error: 'expected an environment name of lower-case letters, digits, dashes'}),
+    environmentSchema,
+  ),
+})
+
+export type Config = z.output<typeof configSchema>
+export type Environment = z.output<typeof environmentSchema>
+export type WeightedTarget = z.output<typeof weightedTarget>

@@ -1,0 +1,244 @@
+/**
+ * Loading a runbook: YAML → schema → static checks that need no live state: step kinds exist,
+ * inputs fit each kind (where they are not expressions), ids are unique, expressions parse and
+ * read only declared parameters and earlier steps.
+ */
+import {createHash} from 'node:crypto'
+import {existsSync, readdirSync} from 'node:fs'
+import {basename, join, resolve} from 'node:path'
+import {InvalidFileError, UsageError, type Problem} from '../errors.js'
+import {isKnownKind, knownKinds, loadKind} from '../steps/registry.js'
+import {builtinRunbooksDir} from '../util/paths.js'
+import {closest, dottedPath, issuesToProblems, parseYaml, positionOf, readTextFile} from '../util/yaml-file.js'
+import {parseDuration} from '../util/duration.js'
+import {ExpressionError, hasExpression, parseExpression, referencedPaths} from './expressions.js'
+import {runbookSchema, type Runbook, type StepSpec} from './schema.js'
+
+export interface LoadedRunbook {
+  file: string
+  source: string
+  sha256: string
+  runbook: Runbook
+  builtin: boolean
+}
+
+const CONTEXT_ROOTS = ['params', 'env', 'envName', 'steps', 'run', 'secrets']
+
+/** A runbook by path, or a built-in one by name (cutover, rollback, demo, …). */
+export function resolveRunbookRef(ref: string): {file: string; builtin: boolean} {
+  if (existsSync(ref) || ref.includes('/') || ref.endsWith('.yaml') || ref.endsWith('.yml')) return {file: resolve(ref), builtin: false}
+  const file = join(builtinRunbooksDir(), `${ref}.yaml`)
+  if (existsSync(file)) return {file, builtin: true}
+  const names = listBuiltinRunbooks()
+  const hint = closest(ref, names)
+  throw new UsageError(`No runbook file "${ref}" and no built-in runbook of that name${hint ? ` (did you mean "${hint}"?)` : ''}; built-in: ${names.join(', ')}.`, {
+    code: 'FILE_NOT_FOUND',
+  })
+}
+
+export function listBuiltinRunbooks(): string[] {
+  const dir = builtinRunbooksDir()
+  if (!existsSync(dir)) return []
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => basename(f, '.yaml'))
+    .sort()
+}
+
+export async function loadRunbook(ref: string): Promise<LoadedRunbook> {
+  const {file, builtin} = resolveRunbookRef(ref)
+  const source = readTextFile(file, 'Runbook')
+  return parseRunbook(file, source, builtin)
+}
+
+export async function parseRunbook(file: string, source: string, builtin = false): Promise<LoadedRunbook> {
+  const {doc, lines, value} = parseYaml(file, source, 'Runbook')
+  const locate = (p: (string | number)[]) => positionOf(doc, lines, p)
+  if (value === null || value === undefined) throw new InvalidFileError(`Runbook ${file}`, [{file, path: '', line: 1, message: 'the file is empty'}])
+  const parsed = runbookSchema.safeParse(value, {reportInput: true})
+  if (!parsed.success) throw new InvalidFileError(`Runbook ${file}`, issuesToProblems(file, runbookSchema, value, parsed.error.issues, locate))
+  const runbook = parsed.data
+  const problems = await checkRunbook(file, runbook, value, locate)
+  if (problems.length > 0) throw new InvalidFileError(`Runbook ${file}`, problems)
+  return {file, source, sha256: createHash('sha256').update(source).digest('hex'), runbook, builtin}
+}
+
+async function checkRunbook(
+  file: string,
+  rb: Runbook,
+  raw: unknown,
+  locate: (p: (string | number)[]) => {line?: number; column?: number},
+): Promise<Problem[]> {
+  const problems: Problem[] = []
+  const add = (path: (string | number)[], message: string) => problems.push({file, path: dottedPath(path), ...locate(path), message})
+  const params = Object.keys(rb.parameters)
+  const seen = new Set<string>()
+
+  for (const [name, p] of Object.entries(rb.parameters)) {
+    if (p.default !== undefined) {
+      const err = checkParamValue(p.type, p.default)
+      if (err) add(['parameters', name, 'default'], err)
+      if (p.enum && !p.enum.includes(p.default as never)) add(['parameters', name, 'default'], `must be one of ${p.enum.join(', ')}`)
+    }
+  }
+
+  if (rb.deadline !== undefined) {
+    if (hasExpression(rb.deadline)) checkExpressions(['deadline'], rb.deadline, [], [])
+    else if (parseDuration(rb.deadline) === undefined) add(['deadline'], `expected a duration such as 30m, or an expression, got "${rb.deadline}"`)
+  }
+  if (rb.undo) checkExpressions(['undo'], rb.undo, [], [])
+
+  function checkExpressions(path: (string | number)[], value: unknown, earlier: string[], locals: string[], bareCondition = false): void {
+    let refs: ReturnType<typeof referencedPaths>
+    try {
+      refs = bareCondition && typeof value === 'string' && !hasExpression(value) ? referencedPaths(`\${{ ${value} }}`) : referencedPaths(value)
+    } catch (error) {
+      if (error instanceof ExpressionError) {
+        add(path, `bad expression: ${error.message}`)
+        return
+      }
+      throw error
+    }
+    for (const r of refs) {
+      if (locals.includes(r.root)) continue
+      if (!CONTEXT_ROOTS.includes(r.root)) {
+        add(path, `expression reads "${r.root}", which is not known here; expressions can read ${[...CONTEXT_ROOTS, ...locals].join(', ')}`)
+      } else if (r.root === 'params' && r.first && !params.includes(r.first)) {
+        const hint = closest(r.first, params)
+        add(path, `expression reads params.${r.first}, which the runbook does not declare${hint ? ` (did you mean params.${hint}?)` : ''}; declared: ${params.join(', ') || '(none)'}`)
+      } else if (r.root === 'steps' && r.first && !earlier.includes(r.first)) {
+        add(path, `expression reads steps.${r.first}, which is not a step that runs before this one${earlier.length ? `; earlier steps: ${earlier.join(', ')}` : ''}`)
+      } else if (r.root === 'steps' && r.first && r.second && r.second !== 'outputs' && r.second !== 'status') {
+        add(path, `expression reads steps.${r.first}.${r.second}; a step has "outputs" and "status"`)
+      }
+    }
+  }
+
+  async function checkSteps(list: StepSpec[], base: (string | number)[], earlier: string[], locals: string[]): Promise<string[]> {
+    const before = [...earlier]
+    for (const [i, step] of list.entries()) {
+      const path = [...base, i]
+      if (seen.has(step.id)) add([...path, 'id'], `duplicate step id "${step.id}"; step ids must be unique in a runbook`)
+      seen.add(step.id)
+      if (step.name) checkExpressions([...path, 'name'], step.name, before, locals)
+      if (step.if !== undefined && typeof step.if === 'string') checkExpressions([...path, 'if'], step.if, before, locals, true)
+      if (step.forEach !== undefined) {
+        checkExpressions([...path, 'forEach'], step.forEach, before, locals)
+        if (!hasExpression(step.forEach) && !Array.isArray(step.forEach)) add([...path, 'forEach'], 'expected a list or an expression that gives one')
+        const inner = await checkSteps(step.steps ?? [], [...path, 'steps'], before, [...locals, step.as ?? 'item', 'index'])
+        before.push(step.id, ...inner)
+        continue
+      }
+      const kindName = step.uses!
+      if (!isKnownKind(kindName)) {
+        const hint = closest(kindName, knownKinds())
+        add([...path, 'uses'], `unknown step kind "${kindName}"${hint ? ` (did you mean "${hint}"?)` : ''}; known kinds: ${knownKinds().join(', ')}`)
+      } else {
+        const kind = await loadKind(kindName)
+        checkExpressions([...path, 'with'], step.with ?? {}, before, locals)
+        const rawWith = (valueAt(raw, path) as {with?: unknown} | undefined)?.with ?? {}
+        const result = kind.inputs.safeParse(rawWith, {reportInput: true})
+        if (!result.success) {
+          // Inputs that are expressions are only known at run time; judge the rest now.
+          const issues = result.error.issues.filter((iss) => !pathCrossesExpression(rawWith, iss.path as (string | number)[]))
+          problems.push(...issuesToProblems(file, kind.inputs, rawWith, issues, (p) => locate([...path, 'with', ...p]), [...path, 'with']))
+        }
+      }
+      if (Array.isArray(step.onFailure)) {
+        await checkSteps(step.onFailure, [...path, 'onFailure'], [...before, step.id], [...locals, 'failed'])
+      }
+      before.push(step.id)
+    }
+    return before.slice(earlier.length)
+  }
+
+  const all = await checkSteps(rb.steps, ['steps'], [], [])
+  // Compensating steps can read the failed step (failed.id, failed.title, failed.error) and,
+  // when it was in a group, that group's item.
+  const groupLocals = rb.steps.filter((s) => s.forEach !== undefined).flatMap((s) => [s.as ?? 'item', 'index'])
+  if (rb.onFailure) await checkSteps(rb.onFailure, ['onFailure'], all, ['failed', ...new Set(groupLocals)])
+  return problems
+}
+
+function valueAt(root: unknown, path: (string | number)[]): unknown {
+  let v: any = root
+  for (const p of path) v = v?.[p]
+  return v
+}
+
+function pathCrossesExpression(root: unknown, path: (string | number)[]): boolean {
+  let v: any = root
+  if (hasExpression(v)) return true
+  for (const p of path) {
+    v = v?.[p]
+    if (hasExpression(v)) return true
+  }
+  return false
+}
+
+export function checkParamValue(type: string, v: unknown): string | undefined {
+  if (typeof v === 'string' && hasExpression(v)) {
+    try {
+      parseExpression(v.replace(/^\s*\$\{\{|\}\}\s*$/g, ''))
+    } catch {
+      /* checked at run time */
+    }
+    return undefined
+  }
+  switch (type) {
+    case 'number':
+      return typeof v === 'number' && Number.isFinite(v) ? undefined : `expected a number, got ${JSON.stringify(v)}`
+    case 'boolean':
+      return typeof v === 'boolean' ? undefined : `expected true or false, got ${JSON.stringify(v)}`
+    case 'list':
+      return Array.isArray(v) ? undefined : `expected a list, got ${JSON.stringify(v)}`
+    case 'duration':
+      return (typeof v === 'string' || typeof v === 'number') && parseDuration(v) !== undefined ? undefined : `expected a duration such as 30s or 5m, got ${JSON.stringify(v)}`
+    default:
+      return typeof v === 'string' || typeof v === 'number' ? undefined : `expected a string, got ${JSON.stringify(v)}`
+  }
+}
+
+/** Turn --param key=value strings into typed parameter values, with errors that name the flag. */
+export function bindParameters(rb: Runbook, given: Record<string, string | unknown>, flagName = '--param'): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const declared = Object.keys(rb.parameters)
+  for (const key of Object.keys(given)) {
+    if (!declared.includes(key)) {
+      const hint = closest(key, declared)
+      throw new UsageError(
+        `${flagName} ${key}: runbook "${rb.name}" has no parameter "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; its parameters: ${declared.join(', ') || '(none)'}.`,
+        {code: 'UNKNOWN_PARAM'},
+      )
+    }
+  }
+  for (const [name, spec] of Object.entries(rb.parameters)) {
+    const raw = given[name]
+    if (raw === undefined) {
+      if (spec.default !== undefined) out[name] = spec.default
+      else if (spec.required) throw new UsageError(`Runbook "${rb.name}" needs ${flagName} ${name}=<${spec.type}>${spec.description ? ` (${spec.description})` : ''}.`, {code: 'MISSING_PARAM'})
+      continue
+    }
+    const value = typeof raw === 'string' ? coerce(spec.type, raw) : raw
+    const err = value === undefined ? `expected a ${spec.type}` : checkParamValue(spec.type, value)
+    if (err) throw new UsageError(`${flagName} ${name}=${String(raw)}: ${err}.`, {code: 'BAD_PARAM'})
+    if (spec.enum && !spec.enum.map(String).includes(String(value))) {
+      throw new UsageError(`${flagName} ${name}=${String(raw)}: expected one of ${spec.enum.join(', ')}.`, {code: 'BAD_PARAM'})
+    }
+    out[name] = value
+  }
+  return out
+}
+
+function coerce(type: string, raw: string): unknown {
+  switch (type) {
+    case 'number':
+      return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : undefined
+    case 'boolean':
+      return ['true', 'yes', '1'].includes(raw) ? true : ['false', 'no', '0'].includes(raw) ? false : undefined
+    case 'list':
+      return raw.trim() === '' ? [] : raw.split(',').map((s) => (s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : s.trim()))
+    default:
+      return raw
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The base of every command: --json, and one place that turns errors into exit codes (2 for
+ * usage and input, 1 for failed runs) and into messages on stderr — or, with --json, into a
+ * JSON error object on stdout — with suggestions for what to do next.
+ */
+import {Command, type Interfaces} from '@oclif/core'
+import {OpsError, EXIT} from './errors.js'
+import {StateDir} from './engine/state.js'
+import {resolve} from 'node:path'
+
+export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof OpsCommand)['baseFlags'] & T['flags']>
+export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+export abstract class OpsCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true
+
+  protected flags!: CommandFlags<T>
+  protected args!: CommandArgs<T>
+
+  protected override async init(): Promise<void> {
+    await super.init()
+    const {flags, args} = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: this.ctor.baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as CommandFlags<T>
+    this.args = args as CommandArgs<T>
+  }
+
+  protected stateDir(flag?: string): StateDir {
+    return new StateDir(resolve(flag ?? process.env.CLIPPER_OPS_STATE_DIR ?? '.clipper-ops'))
+  }
+
+  /** Human output goes to stderr when --json owns stdout; otherwise to stdout. */
+  protected say(message = ''): void {
+    if (this.jsonEnabled()) return
+    this.log(message)
+  }
+
+  protected note(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`${message}\n`)
+  }
+
+  protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}; code?: string}): Promise<never> {
+    // oclif's own exits (help, version) pass through untouched.
+    if (err.code === 'EEXIT') throw err
+    const exitCode = err instanceof OpsError ? err.exitCode : (err.oclif?.exit ?? EXIT.failed)
+    const code = err instanceof OpsError ? err.code : exitCode === EXIT.usage ? 'USAGE' : 'ERROR'
+    const suggestions = err instanceof OpsError ? err.suggestions : []
+    if (this.jsonEnabled()) {
+      this.logJson({
+        error: {
+          code,
+          exitCode,
+          message: err.message,
+          ...(suggestions.length ? {suggestions} : {}),
+          ...(err instanceof OpsError && err.details !== undefined ? {details: err.details} : {}),
+        },
+      })
+    } else {
+      const prefix = exitCode === EXIT.usage ? 'Error' : 'Failed'
+      process.stderr.write(`${prefix}: ${err.message}\n`)
+      for (const s of suggestions) process.stderr.write(`  → ${s}\n`)
+      if (exitCode !== EXIT.usage && !(err instanceof OpsError) && process.env.DEBUG) process.stderr.write(`${err.stack}\n`)
+    }
+    this.exit(exitCode)
+  }
+}

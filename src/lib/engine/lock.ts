@@ -1,0 +1,268 @@
+/**
+ * One operator at a time: a lock per environment (or per runbook, for runs without one), naming
+ * its holder, run id and age, with an expiry that the living run keeps renewing. A dead run's
+ * lock is recognisable as dead (expired, or its process gone on this host); breaking one is
+ * explicit (runs unlock --force) and recorded in the audit trail.
+ *
+ * Backends: a local file (this machine) and, for environments that touch the cloud, a TXT record
+ * in Route 53 (across machines; see ../aws/route53-lock.ts).
+ */
+import {closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync} from 'node:fs'
+import {join} from 'node:path'
+import {randomBytes} from 'node:crypto'
+import {OpsError, EXIT} from '../errors.js'
+import {formatDuration, parseDuration} from '../util/duration.js'
+import {atomicWriteFile, type Who} from './state.js'
+
+export interface LockInfo {
+  scope: string
+  runId: string
+  runbook: string
+  holder: Who
+  acquiredAt: string
+  renewedAt: string
+  expiresAt: string
+  /** Random per acquisition: tells our lock from a later one with the same run id. */
+  token: string
+}
+
+export interface LockBackend {
+  /** Where the lock lives, for messages: "file .clipper-ops/locks/production.json". */
+  where(scope: string): string
+  read(scope: string): Promise<LockInfo | undefined>
+  /** Create the lock if there is none; never overwrites. */
+  create(info: LockInfo): Promise<{ok: true} | {ok: false; holder?: LockInfo}>
+  /** Replace `expected` with `next` only if the live lock is still exactly `expected`. */
+  replace(expected: LockInfo, next: LockInfo): Promise<boolean>
+  /** Remove `expected` only if it is still the live lock. */
+  remove(expected: LockInfo): Promise<boolean>
+}
+
+export class LockHeldError extends OpsError {
+  constructor(message: string, readonly holder: LockInfo) {
+    super(message, {code: 'LOCKED', exitCode: EXIT.failed, details: holder})
+  }
+}
+
+export function lockTtlMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.CLIPPER_OPS_LOCK_TTL
+  return (v ? parseDuration(v) : undefined) ?? 120_000
+}
+
+export function describeLock(l: LockInfo, now = Date.now()): string {
+  const age = formatDuration(now - Date.parse(l.acquiredAt))
+  const renewed = formatDuration(now - Date.parse(l.renewedAt))
+  const left = Date.parse(l.expiresAt) - now
+  const expiry = left > 0 ? `expires in ${formatDuration(left)} unless renewed` : `EXPIRED ${formatDuration(-left)} ago`
+  return `held by ${l.holder.user}@${l.holder.host} (pid ${l.holder.pid}${l.holder.aws ? `, ${l.holder.aws}` : ''}) for run ${l.runId} (${l.runbook}), taken ${age} ago, renewed ${renewed} ago, ${expiry}`
+}
+
+export function isExpired(l: LockInfo, now = Date.now()): boolean {
+  return Date.parse(l.expiresAt) <= now
+}
+
+/** On this host, is the holder's process gone? (Unknown for other hosts.) */
+export function holderIsGone(l: LockInfo, host: string): boolean {
+  if (l.holder.host !== host) return false
+  try {
+    process.kill(l.holder.pid, 0)
+    return false
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
+export class FileLockBackend implements LockBackend {
+  constructor(private readonly dir: string) {}
+
+  private file(scope: string): string {
+    return join(this.dir, `${scope.replace(/[^a-zA-Z0-9_.-]/g, '_')}.json`)
+  }
+
+  where(scope: string): string {
+    return `file ${this.file(scope)}`
+  }
+
+  async read(scope: string): Promise<LockInfo | undefined> {
+    try {
+      return JSON.parse(readFileSync(this.file(scope), 'utf8')) as LockInfo
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      // A torn write cannot happen (we rename into place), so this is someone's hand edit.
+      throw new OpsError(`Lock file ${this.file(scope)} is not readable: ${(error as Error).message}`, {code: 'LOCK_UNREADABLE'})
+    }
+  }
+
+  async create(info: LockInfo): Promise<{ok: true} | {ok: false; holder?: LockInfo}> {
+    mkdirSync(this.dir, {recursive: true, mode: 0o700})
+    // Write the content first, then link it into place: O_EXCL on the final name would leave an
+    // empty file visible to readers between open and write.
+    const tmp = `${this.file(info.scope)}.new-${randomBytes(4).toString('hex')}`
+    const fd = openSync(tmp, 'wx', 0o600)
+    writeSync(fd, JSON.stringify(info, null, 2))
+    fsyncSync(fd)
+    closeSync(fd)
+    try {
+      linkSync(tmp, this.file(info.scope)) // fails with EEXIST when a lock is there: atomic create
+      return {ok: true}
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return {ok: false, holder: await this.read(info.scope)}
+      throw error
+    } finally {
+      rmSync(tmp, {force: true})
+    }
+  }
+
+  async replace(expected: LockInfo, next: LockInfo): Promise<boolean> {
+    const file = this.file(expected.scope)
+    // Move the live lock aside (only one process can), check it is the one we expected, then
+    // put the new one in place; if it was not ours, put it back.
+    const aside = `${file}.cas-${randomBytes(4).toString('hex')}`
+    try {
+      renameSync(file, aside)
+    } catch {
+      return false
+    }
+    let live: LockInfo | undefined
+    try {
+      live = JSON.parse(readFileSync(aside, 'utf8')) as LockInfo
+    } catch {
+      live = undefined
+    }
+    if (!live || live.token !== expected.token || live.renewedAt !== expected.renewedAt) {
+      renameSync(aside, file)
+      return false
+    }
+    atomicWriteFile(file, JSON.stringify(next, null, 2))
+    rmSync(aside, {force: true})
+    return true
+  }
+
+  async remove(expected: LockInfo): Promise<boolean> {
+    const file = this.file(expected.scope)
+    const aside = `${file}.rm-${randomBytes(4).toString('hex')}`
+    try {
+      renameSync(file, aside)
+    } catch {
+      return false
+    }
+    const live = JSON.parse(readFileSync(aside, 'utf8')) as LockInfo
+    if (live.token !== expected.token) {
+      renameSync(aside, file)
+      return false
+    }
+    rmSync(aside, {force: true})
+    return true
+  }
+
+  exists(scope: string): boolean {
+    return existsSync(this.file(scope))
+  }
+}
+
+/** A lock this process holds, kept alive by a heartbeat until released. */
+export class HeldLock {
+  private timer: NodeJS.Timeout | undefined
+  private lostReason: string | undefined
+
+  constructor(
+    private readonly backend: LockBackend,
+    public info: LockInfo,
+    private readonly ttlMs: number,
+    private readonly onLost: (reason: string) => void,
+  ) {}
+
+  startHeartbeat(): void {
+    const every = Math.max(250, Math.floor(this.ttlMs / 3))
+    this.timer = setInterval(() => void this.renew(), every)
+    this.timer.unref()
+  }
+
+  get lost(): string | undefined {
+    return this.lostReason
+  }
+
+  async renew(): Promise<void> {
+    if (this.lostReason) return
+    const now = new Date()
+    const next = {...this.info, renewedAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.ttlMs).toISOString()}
+    try {
+      if (await this.backend.replace(this.info, next)) this.info = next
+      else {
+        const live = await this.backend.read(this.info.scope)
+        this.lostReason = live ? `the lock was taken over: ${describeLock(live)}` : 'the lock was removed (runs unlock --force?)'
+        this.stop()
+        this.onLost(this.lostReason)
+      }
+    } catch {
+      // A failed renewal is retried at the next beat; the lock only dies at expiry.
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  async release(): Promise<boolean> {
+    this.stop()
+    if (this.lostReason) return false
+    return this.backend.remove(this.info)
+  }
+}
+
+export interface AcquireOptions {
+  backend: LockBackend
+  scope: string
+  runId: string
+  runbook: string
+  who: Who
+  ttlMs: number
+  onLost: (reason: string) => void
+}
+
+/**
+ * Take the lock for a run. A resume of the same run may take over its own dead lock (expired,
+ * or its process gone on this host); anything else held is refused with the holder's details.
+ */
+export async function acquireLock(o: AcquireOptions): Promise<{lock: HeldLock; tookOver?: LockInfo}> {
+  const now = new Date()
+  const info: LockInfo = {
+    scope: o.scope,
+    runId: o.runId,
+    runbook: o.runbook,
+    holder: o.who,
+    acquiredAt: now.toISOString(),
+    renewedAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + o.ttlMs).toISOString(),
+    token: randomBytes(8).toString('hex'),
+  }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const created = await o.backend.create(info)
+    if (created.ok) {
+      const lock = new HeldLock(o.backend, info, o.ttlMs, o.onLost)
+      lock.startHeartbeat()
+      return {lock}
+    }
+    const holder = created.holder
+    if (!holder) continue // released between our create and read: try again
+    const dead = isExpired(holder) || holderIsGone(holder, o.who.host)
+    if (holder.runId === o.runId && dead) {
+      if (await o.backend.replace(holder, info)) {
+        const lock = new HeldLock(o.backend, info, o.ttlMs, o.onLost)
+        lock.startHeartbeat()
+        return {lock, tookOver: holder}
+      }
+      continue
+    }
+    const where = o.backend.where(o.scope)
+    const hint =
+      holder.runId === o.runId
+        ? `That run is still alive (pid ${holder.holder.pid} on ${holder.holder.host}); wait for it, or stop it first.`
+        : dead
+          ? `The holder looks dead (${isExpired(holder) ? 'its lock expired' : 'its process is gone'}). If you are sure, take the lock over with: clipper-ops runs unlock ${o.scope} --force --reason "<why>"; then continue that run with: clipper-ops runs resume ${holder.runId}`
+          : `Wait for that run to finish, or ask ${holder.holder.user}. See it with: clipper-ops runs show ${holder.runId}`
+    throw new LockHeldError(`${o.scope} is locked (${where}): ${describeLock(holder)}.\n${hint}`, holder)
+  }
+  throw new OpsError(`Could not take the lock for ${o.scope}: it changed hands repeatedly while we tried.`, {code: 'LOCK_CONTENDED'})
+}

@@ -1,0 +1,256 @@
+/**
+ * Dry runs. Every step plans against live state (read-only calls only) and against what the
+ * steps before it would leave behind, and says exactly what it would change. The plan keeps a
+ * fingerprint of the live state it read, so that a reviewed plan can later be applied as it is
+ * and refused when the world has moved on.
+ */
+import {createHash} from 'node:crypto'
+import type {Environment} from '../config/schema.js'
+import {errorMessage, RunFailedError} from '../errors.js'
+import type {LoadedRunbook} from '../runbook/load.js'
+import {evaluateCondition, resolveDeep, UNKNOWN, UnknownValueError, type Contexts} from '../runbook/expressions.js'
+import {loadKind} from '../steps/registry.js'
+import type {Change, StepContext} from '../steps/types.js'
+import {Redactor} from '../util/redact.js'
+import {baseContexts, lockScopeFor, resolveDeadline, stepContexts} from './executor.js'
+import {compensationFor, expandSteps, specAt} from './expand.js'
+import type {RunState, StepRecord} from './state.js'
+
+export interface PlannedStep {
+  id: string
+  title: string
+  kind: string
+  group?: string
+  /** false: its condition is false; 'unknown': it depends on what earlier steps find at run time. */
+  runs: boolean | 'unknown'
+  mutates: boolean
+  summary: string
+  changes: Change[]
+  estimateMs: number
+  worstCaseMs: number
+  review?: string
+  /** Why the step could not be planned exactly (e.g. inputs known only at run time). */
+  note?: string
+  observed?: unknown
+}
+
+export interface Plan {
+  schema: 1
+  kind: 'clipper-ops-plan'
+  runbook: {name: string; file: string; sha256: string; description?: string}
+  environment?: string
+  params: Record<string, unknown>
+  createdAt: string
+  steps: PlannedStep[]
+  /** What runs if a step fails (the rollback path). */
+  onFailure: {for: string; steps: PlannedStep[]}[]
+  estimateMs: number
+  worstCaseMs: number
+  /** The worst case of the whole run plus the worst failure path. */
+  worstCaseWithRollbackMs: number
+  deadlineMs?: number
+  fingerprint: string
+}
+
+export interface PlanInput {
+  loaded: LoadedRunbook
+  params: Record<string, unknown>
+  env?: {name: string; environment: Environment}
+  stateDir: string
+  childEnv?: NodeJS.ProcessEnv
+}
+
+export async function planRun(input: PlanInput): Promise<Plan> {
+  const {loaded, params, env} = input
+  const rb = loaded.runbook
+  const redactor = new Redactor()
+  const now = new Date().toISOString()
+  const pseudo: RunState = {
+    schema: 1,
+    id: 'dry-run',
+    seq: 0,
+    status: 'running',
+    runbook: {name: rb.name, file: loaded.file, sha256: loaded.sha256, builtin: loaded.builtin},
+    environment: env?.name,
+    lockScope: lockScopeFor(rb, env?.name),
+    params,
+    environmentConfig: env?.environment,
+    protected: env?.environment.protected ?? false,
+    who: {user: '', host: '', pid: process.pid},
+    createdAt: now,
+    updatedAt: now,
+    steps: [],
+    attempts: [],
+  }
+  const base = baseContexts(pseudo, redactor, true)
+  pseudo.steps = expandSteps(rb, base)
+  const projected = new Map<string, unknown>()
+  const signal = AbortSignal.timeout(10 * 60_000)
+
+  const planOne = async (rec: StepRecord, steps: StepRecord[]): Promise<PlannedStep> => {
+    const spec = specAt(rb, rec.specPath)
+    const ctx = withUnknownOutputs(stepContexts(base, rb, steps, rec), steps)
+    const kind = await loadKind(rec.kind)
+    const out: PlannedStep = {
+      id: rec.id,
+      title: rec.title,
+      kind: rec.kind,
+      group: rec.group?.title,
+      runs: true,
+      mutates: true,
+      summary: '',
+      changes: [],
+      estimateMs: 0,
+      worstCaseMs: 0,
+    }
+    if (spec.if !== undefined) {
+      try {
+        out.runs = evaluateCondition(spec.if, ctx)
+      } catch (error) {
+        if (!(error instanceof UnknownValueError)) throw planError(rec, error)
+        out.runs = 'unknown'
+      }
+      if (out.runs === false) {
+        out.summary = `skipped: condition is false (${String(spec.if)})`
+        out.mutates = false
+        return out
+      }
+    }
+    let inputs: unknown
+    try {
+      const parsed = kind.inputs.safeParse(resolveDeep(spec.with ?? {}, ctx))
+      if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `with.${i.path.join('.')}: ${i.message}`).join('; '))
+      inputs = parsed.data
+    } catch (error) {
+      if (!(error instanceof UnknownValueError)) throw planError(rec, error)
+      out.note = `inputs depend on earlier steps' results (${error.message})`
+      out.summary = `${kind.description} — exact inputs known at run time`
+      out.changes = [{action: 'run', target: rec.id, detail: 'inputs known at run time'}]
+      try {
+        out.mutates = kind.mutates(spec.with ?? {})
+      } catch {
+        out.mutates = true
+      }
+      return out
+    }
+    out.mutates = kind.mutates(inputs)
+    if (kind.title && rec.title === rec.id) out.title = kind.title(inputs)
+    const ctxStep = planContext(rec, input, env, redactor, signal, projected)
+    try {
+      const plan = await kind.plan(ctxStep, inputs)
+      out.summary = redactor.text(plan.summary)
+      out.changes = redactor.deep(plan.changes)
+      out.estimateMs = plan.estimateMs ?? 0
+      out.worstCaseMs = plan.worstCaseMs ?? plan.estimateMs ?? 0
+      out.review = plan.review ? redactor.text(plan.review) : undefined
+      out.observed = redactor.deep(plan.observed)
+      rec.outputs = (plan.outputs ?? {}) as Record<string, unknown>
+      rec.status = 'succeeded'
+    } catch (error) {
+      throw planError(rec, error)
+    }
+    return out
+  }
+
+  const steps: PlannedStep[] = []
+  for (const rec of pseudo.steps) steps.push(await planOne(rec, pseudo.steps))
+
+  // The failure paths: what each step's compensation would do, planned from the world as that
+  // step would leave it (the projection stops there).
+  const onFailure: Plan['onFailure'] = []
+  const seenPaths = new Set<string>()
+  for (const rec of pseudo.steps) {
+    const comp = compensationFor(rb, rec, stepContexts(base, rb, pseudo.steps, rec))
+    if (comp.length === 0) continue
+    const key = comp.map((c) => c.specPath).join(',') + JSON.stringify(rec.group?.item ?? null)
+    if (seenPaths.has(key) && !rec.group) continue
+    seenPaths.add(key)
+    const planned: PlannedStep[] = []
+    for (const c of comp) planned.push(await planOne(c, [...pseudo.steps, ...comp]))
+    onFailure.push({for: rec.id, steps: planned})
+  }
+
+  const sum = (xs: PlannedStep[], k: 'estimateMs' | 'worstCaseMs') => xs.filter((s) => s.runs !== false).reduce((a, s) => a + s[k], 0)
+  const worstRollback = Math.max(0, ...onFailure.map((f) => sum(f.steps, 'worstCaseMs')))
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify(steps.map((s) => [s.id, s.observed ?? null])))
+    .digest('hex')
+  let deadlineMs: number | undefined
+  try {
+    deadlineMs = resolveDeadline(rb, base)
+  } catch {
+    deadlineMs = undefined
+  }
+  return {
+    schema: 1,
+    kind: 'clipper-ops-plan',
+    runbook: {name: rb.name, file: loaded.file, sha256: loaded.sha256, description: rb.description},
+    environment: env?.name,
+    params: redactor.deep(params),
+    createdAt: now,
+    steps,
+    onFailure,
+    estimateMs: sum(steps, 'estimateMs'),
+    worstCaseMs: sum(steps, 'worstCaseMs'),
+    worstCaseWithRollbackMs: sum(steps, 'worstCaseMs') + worstRollback,
+    deadlineMs,
+    fingerprint,
+  }
+}
+
+function planError(rec: StepRecord, error: unknown): RunFailedError {
+  return new RunFailedError(`Planning step ${rec.id} failed: ${errorMessage(error)}`, {code: 'PLAN_FAILED', cause: error})
+}
+
+/** Outputs of steps not yet planned are unknown: reading them marks a value as "known at run time". */
+function withUnknownOutputs(ctx: Contexts, steps: StepRecord[]): Contexts {
+  const view = ctx.steps as Record<string, {outputs: unknown; status: string}>
+  for (const [id, v] of Object.entries(view)) {
+    const rec = steps.find((s) => s.id === id || s.id.endsWith(`.${id}`))
+    if (rec && rec.status !== 'succeeded') view[id] = {outputs: UNKNOWN, status: 'pending'}
+    else view[id] = v
+  }
+  return ctx
+}
+
+function planContext(
+  rec: StepRecord,
+  input: PlanInput,
+  env: PlanInput['env'],
+  redactor: Redactor,
+  signal: AbortSignal,
+  projected: Map<string, unknown>,
+): StepContext {
+  return {
+    runId: 'dry-run',
+    stepId: rec.id,
+    envName: env?.name,
+    environment: env?.environment,
+    dryRun: true,
+    signal,
+    prompt: {
+      interactive: false,
+      yes: false,
+      confirm: async () => {
+        throw new Error('a dry run never asks')
+      },
+    },
+    runDir: input.stateDir,
+    stateDir: input.stateDir,
+    log: () => undefined,
+    note: async () => undefined,
+    previous: {notes: {}, attempts: 0},
+    remainingMs: () => undefined,
+    secret: (v) => redactor.add(v),
+    redact: (t) => redactor.text(t),
+    childEnv: {...process.env, ...input.childEnv},
+    projected,
+    audit: () => undefined,
+  }
+}
+
+/** Compare a saved plan with the world now; returns the steps whose observed state differs. */
+export function staleSteps(saved: Plan, fresh: Plan): string[] {
+  const before = new Map(saved.steps.map((s) => [s.id, JSON.stringify(s.observed ?? null)]))
+  return fresh.steps.filter((s) => before.get(s.id) !== JSON.stringify(s.observed ?? null)).map((s) => s.id)
+}

@@ -1,0 +1,33 @@
+/**
+ * Step kinds by name. Each loads on first use, so a command pays only for the kinds its
+ * runbook uses; a kind's module keeps heavy clients (AWS SDK, Kubernetes) behind await import().
+ * Adding a kind: write src/lib/steps/<kind>.ts exporting `default defineStep({...})`, add a line here.
+ */
+import type {StepKind} from './types.js'
+
+const LOADERS: Record<string, () => Promise<{default: StepKind}>> = {
+  exec: () => import('./exec.js'),
+  wait: () => import('./wait.js'),
+  approval: () => import('./approval.js'),
+  'http-check': () => import('./http-check.js'),
+}
+
+export function knownKinds(): string[] {
+  return Object.keys(LOADERS).sort()
+}
+
+export function isKnownKind(kind: string): boolean {
+  return Object.hasOwn(LOADERS, kind)
+}
+
+const loaded = new Map<string, StepKind>()
+
+export async function loadKind(kind: string): Promise<StepKind> {
+  const hit = loaded.get(kind)
+  if (hit) return hit
+  const loader = LOADERS[kind]
+  if (!loader) throw new Error(`unknown step kind "${kind}"; known kinds: ${knownKinds().join(', ')}`)
+  const mod = (await loader()).default
+  loaded.set(kind, mod)
+  return mod
+}

@@ -1,0 +1,112 @@
+/**
+ * What a step kind is. One module per kind under src/lib/steps/, registered in ./registry.ts.
+ *
+ * A kind can plan (read the world, no side effects) and run (idempotent: read first, act only
+ * when the world is not yet as wanted). After a crash, a step that recorded its intent but not
+ * its result is *in doubt*; the engine then asks the kind to reconcile: read the world again and
+ * say whether the effect is in place. The default reconcile re-plans and treats "no changes" as done.
+ */
+import type {z} from 'zod'
+import type {Environment} from '../config/schema.js'
+
+/** One change a step would make (dry run) or made (run). */
+export interface Change {
+  action: 'create' | 'update' | 'delete' | 'run' | 'wait' | 'ask' | 'check' | 'none'
+  /** What is changed: a record, a command line, a URL. */
+  target: string
+  before?: unknown
+  after?: unknown
+  detail?: string
+}
+
+export interface StepPlan<O = Record<string, unknown>> {
+  /** One line for people. */
+  summary: string
+  changes: Change[]
+  /** Live state the plan was computed from; its hash makes the plan's fingerprint. */
+  observed?: unknown
+  /** Outputs the step will have, as far as they can be known beforehand (used by later steps' plans). */
+  outputs?: Partial<O>
+  /** How long the step is expected to take, and at worst. */
+  estimateMs?: number
+  worstCaseMs?: number
+  /** Extra text for a change review (Markdown). */
+  review?: string
+}
+
+export interface StepResult<O = Record<string, unknown>> {
+  outputs?: O
+  changes?: Change[]
+  summary?: string
+}
+
+export type Reconciled<O = Record<string, unknown>> =
+  | {done: true; outputs?: O; summary?: string}
+  | {done: false}
+  | {unknown: string}
+
+export interface PromptApi {
+  /** True when a person can be asked (TTY and not --no-input). */
+  readonly interactive: boolean
+  /** --yes was given: every confirmation is answered yes. */
+  readonly yes: boolean
+  confirm(message: string, opts?: {default?: boolean; timeoutMs?: number}): Promise<boolean>
+}
+
+export interface AwsAccess {
+  region: string
+  profile?: string
+  endpoint?: string
+}
+
+export interface StepContext {
+  runId: string
+  stepId: string
+  envName?: string
+  environment?: Environment
+  dryRun: boolean
+  signal: AbortSignal
+  prompt: PromptApi
+  /** Directory of this run's state (for step scratch files). */
+  runDir: string
+  stateDir: string
+  /** A line of progress for the operator (task output); secrets are redacted. */
+  log(line: string): void
+  /** Record a fact in the journal now (e.g. a change id, a child pid) so a resume can use it. */
+  note(detail: Record<string, unknown>): Promise<void>
+  /** Details noted by an earlier, interrupted attempt of this step (empty on a first attempt). */
+  previous: {notes: Record<string, unknown>; startedAt?: string; attempts: number}
+  /** Time left before the run's deadline, if it has one. */
+  remainingMs(): number | undefined
+  /** Values that must never reach logs, state or reports. */
+  secret(value: string): void
+  redact(text: string): string
+  /** Environment for child processes (the sandbox adds its tool stand-ins here). */
+  childEnv: NodeJS.ProcessEnv
+  /**
+   * Dry runs: the world as earlier steps' plans leave it (e.g. DNS weights after the previous
+   * shift), so that a later step plans against that rather than today's live state.
+   */
+  projected: Map<string, unknown>
+  /** Add an entry to the environment's audit trail (approvals, shifts). */
+  audit(action: string, detail: Record<string, unknown>): void
+}
+
+export interface StepKind<I = any, O extends Record<string, unknown> = Record<string, unknown>> {
+  kind: string
+  /** One line for `runbook list` and docs. */
+  description: string
+  inputs: z.ZodType<I>
+  /** Whether running it changes the world (protected environments ask before such runs). */
+  mutates(inputs: I): boolean
+  plan(ctx: StepContext, inputs: I): Promise<StepPlan<O>>
+  run(ctx: StepContext, inputs: I): Promise<StepResult<O>>
+  reconcile?(ctx: StepContext, inputs: I): Promise<Reconciled<O>>
+  /** Title shown while running, from resolved inputs. */
+  title?(inputs: I): string
+}
+
+/** Typing help for a kind's module: inputs are inferred from its schema. */
+export function defineStep<I>(kind: StepKind<I>): StepKind<I> {
+  return kind
+}

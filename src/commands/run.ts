@@ -1,0 +1,46 @@
+import {Args} from '@oclif/core'
+import {OpsCommand} from '../lib/command.js'
+import {launch, parseParamFlags, resolveTarget} from '../lib/engine/launch.js'
+import {paramFlag, runFlags} from '../lib/flags.js'
+
+export default class Run extends OpsCommand<typeof Run> {
+  static override summary = 'Run a runbook: a YAML file, or a built-in runbook by name.'
+  static override description = `Runs each step as a resumable task: state and a journal are written at every step, so a run that dies anywhere continues with "runs resume <id>". One run per environment at a time (a lock). With --dry-run, nothing changes: every step says what it would do.
+
+Exit codes: 0 the run succeeded (or the dry run was made), 1 the run failed or was refused (e.g. locked), 2 bad flags, config or runbook, 130 interrupted.`
+
+  static override examples = [
+    {description: 'Rehearse the built-in demo runbook', command: '<%= config.bin %> run demo'},
+    {description: 'Run your own runbook against staging with a parameter', command: '<%= config.bin %> run ./runbooks/migrate.yaml --env staging -p batch=500'},
+    {description: 'Review what a runbook would change, as Markdown for a pull request', command: '<%= config.bin %> run ./runbooks/migrate.yaml --env production --dry-run --output markdown'},
+    {description: 'Save a reviewed plan, then apply exactly that plan', command: '<%= config.bin %> run ./runbooks/migrate.yaml --env production --dry-run --save-plan plan.json\n<%= config.bin %> run ./runbooks/migrate.yaml --env production --plan plan.json --yes'},
+  ]
+
+  static override args = {
+    runbook: Args.string({required: true, description: 'Path of a runbook YAML file, or the name of a built-in runbook (see "runbook list").'}),
+  }
+
+  static override flags = {...runFlags, param: paramFlag}
+
+  async run(): Promise<unknown> {
+    const f = this.flags
+    const target = await resolveTarget(this.args.runbook, parseParamFlags(f.param), {env: f.env, config: f.config})
+    const res = await launch(target, {
+      env: f.env,
+      config: f.config,
+      dryRun: f['dry-run'],
+      output: f.output,
+      yes: f.yes,
+      noInput: f['no-input'],
+      stateDir: this.stateDir(f['state-dir']),
+      savePlan: f['save-plan'],
+      plan: f.plan,
+      json: this.jsonEnabled(),
+    })
+    if (res.exitCode !== 0) {
+      if (this.jsonEnabled()) this.logJson(res.json)
+      this.exit(res.exitCode)
+    }
+    return res.json
+  }
+}

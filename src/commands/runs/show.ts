@@ -1,0 +1,50 @@
+import {Args, Flags} from '@oclif/core'
+import {OpsCommand} from '../../lib/command.js'
+import {runSummary, summaryLines} from '../../lib/engine/launch.js'
+import {readJournal} from '../../lib/engine/state.js'
+import {stateDirFlag} from '../../lib/flags.js'
+import {runJunit, runMarkdown} from '../../lib/report/run-report.js'
+import {join} from 'node:path'
+
+export default class RunsShow extends OpsCommand<typeof RunsShow> {
+  static override summary = 'Show a run: its steps, what they changed, and how to continue or undo it.'
+  static override examples = [
+    '<%= config.bin %> runs show latest',
+    {description: 'The run report as Markdown (for an incident document)', command: '<%= config.bin %> runs show 20261123-101500-rollback-3f2a --output markdown'},
+    {description: 'The journal: every transition, in order', command: '<%= config.bin %> runs show latest --journal --json'},
+  ]
+
+  static override args = {id: Args.string({required: true, description: 'Run id (a unique prefix or suffix will do; "latest" for the newest).'})}
+
+  static override flags = {
+    output: Flags.option({char: 'o', summary: 'Format of the report.', options: ['text', 'markdown', 'junit'] as const, default: 'text'})(),
+    journal: Flags.boolean({summary: 'Include the journal (every event of the run).'}),
+    'state-dir': stateDirFlag,
+  }
+
+  async run(): Promise<unknown> {
+    const f = this.flags
+    const dir = this.stateDir(f['state-dir'])
+    const id = dir.resolveId(this.args.id)
+    const state = dir.load(id)
+    const journal = f.journal ? readJournal(join(dir.runDir(id), 'journal.jsonl')) : undefined
+    if (!this.jsonEnabled()) {
+      if (f.output === 'markdown') this.log(runMarkdown(state))
+      else if (f.output === 'junit') this.log(runJunit(state))
+      else {
+        for (const l of summaryLines(state)) this.log(l)
+        this.log('')
+        for (const s of state.steps) {
+          const mark = {succeeded: '✔', failed: '✖', skipped: '↷', running: '?', pending: '·'}[s.status]
+          const extra = s.error?.message ?? s.summary ?? (s.status === 'running' ? 'in doubt: started, result not recorded' : '')
+          this.log(`  ${mark} ${s.compensationFor ? '↩ ' : ''}${s.title}${extra ? ` — ${extra}` : ''}`)
+        }
+        if (journal) {
+          this.log('')
+          for (const e of journal) this.log(`${e.at}  #${e.seq} ${e.type}${'stepId' in e ? ` ${e.stepId}` : ''}`)
+        }
+      }
+    }
+    return {...runSummary(state), params: state.params, who: state.who, attempts: state.attempts, ...(journal ? {journal} : {})}
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Drive the built CLI as a user would: spawn `node bin/run.js …` (the Node that runs the tests is
+ * the repo's pinned Node 24), in a temp directory of its own, with no TTY.
+ */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+
+export const ROOT = resolve(import.meta.dirname, '../..')
+export const BIN = join(ROOT, 'bin', 'run.js')
+
+export interface CliResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+export interface CliOptions {
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  input?: string
+  timeoutMs?: number
+}
+
+function baseEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', CI: 'true', ...extra}
+  delete env.CLIPPER_OPS_CONFIG
+  delete env.CLIPPER_OPS_STATE_DIR
+  delete env.CLIPPER_OPS_ENV
+  for (const [k, v] of Object.entries(extra ?? {})) if (v === undefined) delete env[k]
+  return env
+}
+
+export function startCli(args: string[], opts: CliOptions = {}): {child: ChildProcess; done: Promise<CliResult>} {
+  const child = spawn(process.execPath, [BIN, ...args], {cwd: opts.cwd, env: baseEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe']})
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d) => (stdout += d))
+  child.stderr!.on('data', (d) => (stderr += d))
+  if (opts.input !== undefined) child.stdin!.end(opts.input)
+  else child.stdin!.end()
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+  const done = new Promise<CliResult>((res) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      res({code, signal, stdout, stderr})
+    }),
+  )
+  return {child, done}
+}
+
+export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return startCli(args, opts).done
+}
+
+export function tempDir(prefix = 'clipper-ops-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, {recursive: true, force: true})
+}
+
+/** Poll until fn returns a truthy value (or throw after timeoutMs). */
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v) return v as NonNullable<T>
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+export function readJournal(stateDir: string, runId: string): {type: string; stepId?: string; [k: string]: unknown}[] {
+  const file = join(stateDir, 'runs', runId, 'journal.jsonl')
+  if (!existsSync(file)) return []
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l)]
+      } catch {
+        return []
+      }
+    })
+}
+
+export function onlyRunId(stateDir: string): string | undefined {
+  const dir = join(stateDir, 'runs')
+  if (!existsSync(dir)) return undefined
+  return readdirSync(dir)[0]
+}

@@ -1,0 +1,43 @@
+import {describe, expect, test} from 'vitest'
+import {evaluateCondition, evaluateTemplate, ExpressionError, referencedPaths, resolveDeep, UNKNOWN, UnknownValueError} from '../../src/lib/runbook/expressions.js'
+
+const ctx = {params: {steps: [10, 50, 100], name: 'clpr', on: true, n: 3}, env: {slos: {rollbackBudget: '30m'}}, item: 50, steps: {a: {outputs: {weight: 7}}}}
+
+describe('expressions', () => {
+  test('a whole-string expression keeps its type; embedded ones interpolate', () => {
+    expect(evaluateTemplate('${{ params.steps }}', ctx)).toEqual([10, 50, 100])
+    expect(evaluateTemplate('${{ 100 - item }}', ctx)).toBe(50)
+    expect(evaluateTemplate('shift ${{ item }}% of ${{ params.name }}', ctx)).toBe('shift 50% of clpr')
+    expect(evaluateTemplate('${{ env.slos.rollbackBudget }}', ctx)).toBe('30m')
+    expect(evaluateTemplate("${{ params['name'] }}", ctx)).toBe('clpr')
+    expect(evaluateTemplate('${{ steps.a.outputs.weight * 2 }}', ctx)).toBe(14)
+  })
+
+  test('operators, functions and conditions', () => {
+    expect(evaluateCondition('${{ params.on && item >= 50 }}', ctx)).toBe(true)
+    expect(evaluateCondition('params.n == "3"', ctx)).toBe(true)
+    expect(evaluateCondition("!contains(params.steps, 25) || params.name != 'clpr'", ctx)).toBe(true)
+    expect(evaluateTemplate("${{ join(params.steps, '→') }}", ctx)).toBe('10→50→100')
+    expect(evaluateTemplate("${{ coalesce(params.missing, 'x') }}", ctx)).toBe('x')
+    expect(evaluateTemplate('${{ [1, 2, item] }}', ctx)).toEqual([1, 2, 50])
+    expect(resolveDeep({a: ['${{ item }}', {b: '${{ params.on }}'}]}, ctx)).toEqual({a: [50, {b: true}]})
+  })
+
+  test('bad expressions and unknown names are errors, never code', () => {
+    expect(() => evaluateTemplate('${{ process.exit(1) }}', ctx)).toThrow(ExpressionError)
+    expect(() => evaluateTemplate('${{ params. }}', ctx)).toThrow(ExpressionError)
+    expect(() => evaluateTemplate('${{ nope(1) }}', ctx)).toThrow(/unknown function/)
+    expect(() => evaluateTemplate('${{ 1 + }}', ctx)).toThrow(ExpressionError)
+  })
+
+  test('unknown values (dry runs) are reported, not guessed', () => {
+    expect(() => evaluateTemplate('${{ steps.a.outputs.weight }}', {steps: {a: {outputs: UNKNOWN}}})).toThrow(UnknownValueError)
+  })
+
+  test('referenced paths, for static checks', () => {
+    expect(referencedPaths({x: '${{ params.a + steps.b.outputs.c }}', y: 'no'})).toEqual([
+      {root: 'params', first: 'a', second: undefined},
+      {root: 'steps', first: 'b', second: 'outputs'},
+    ])
+  })
+})

@@ -32,13 +32,16 @@ export function findConfigFile(opts: {flag?: string; cwd?: string; env?: NodeJS.
 }
 
 export function loadConfig(file: string): LoadedConfig {
-  const {data} = loadYamlFile(file, configSchema, 'Config file')
+  const {data, locate} = loadYamlFile(file, configSchema, 'Config file')
   if (data.defaultEnvironment && !(data.defaultEnvironment in data.environments)) {
+    const names = Object.keys(data.environments)
+    const hint = closest(data.defaultEnvironment, names)
     throw new InvalidFileError(`Config file ${file}`, [
       {
         file,
         path: 'defaultEnvironment',
-        message: `names "${data.defaultEnvironment}", which is not an environment here; expected one of ${Object.keys(data.environments).join(', ')}`,
+        ...locate(['defaultEnvironment']),
+        message: `names "${data.defaultEnvironment}", which is not an environment here${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${names.join(', ')}`,
       },
     ])
   }

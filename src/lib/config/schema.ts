@@ -34,6 +34,8 @@ const dnsName = z
     error: 'expected a DNS name such as clpr.tv or www.clpr.tv',
   })
 const nonEmpty = (what: string) => z.string({error: `expected ${what}`}).min(1, {error: `expected ${what}, not an empty string`})
+/** http(s) URLs only: a bare "localhost:4566" would otherwise parse with "localhost:" as its scheme. */
+export const httpUrl = (example: string) => z.url({protocol: /^https?$/, error: `expected an http(s) URL such as ${example}`})
 const commandSpec = z.strictObject({
   command: nonEmpty('the program to run, e.g. psql'),
   args: z.array(z.string()).default([]),
@@ -41,6 +43,14 @@ const commandSpec = z.strictObject({
   cwd: z.string().optional(),
   timeout: duration().optional(),
 })
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
+const VALUE_HINT = {A: 'an IPv4 address such as 203.0.113.10', AAAA: 'an IPv6 address such as 2001:db8::10', CNAME: 'a host name such as legacy.clpr.tv'}
+function valueFits(type: 'A' | 'AAAA' | 'CNAME', v: string): boolean {
+  if (type === 'A') return IPV4_RE.test(v)
+  if (type === 'AAAA') return /^[0-9a-fA-F:]+$/.test(v) && v.includes(':')
+  return /^([A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+\.?$/.test(v)
+}
 
 export const weightedTarget = z
   .strictObject({
@@ -76,9 +86,12 @@ export const environmentSchema = z.strictObject({
       region: awsRegion,
       profile: z.string().min(1).optional(),
       /** Endpoint override, e.g. the sandbox's AWS front. */
-      endpoint: z.url({error: 'expected a URL such as http://127.0.0.1:4566'}).optional(),
+      endpoint: httpUrl('http://127.0.0.1:4566').optional(),
       /** When set, runs refuse to mutate if the caller identity is in another account. */
-      accountId: z.string().regex(/^\d{12}$/, {error: 'expected a 12-digit AWS account id'}).optional(),
+      accountId: z
+        .string({error: 'expected a 12-digit AWS account id in quotes, e.g. "012345678901" (unquoted, YAML reads it as a number and drops leading zeros)'})
+        .regex(/^\d{12}$/, {error: 'expected a 12-digit AWS account id in quotes, e.g. "012345678901"'})
+        .optional(),
     })
     .optional(),
   dns: z
@@ -90,7 +103,7 @@ export const environmentSchema = z.strictObject({
         ttl: z
           .number({error: 'expected the record TTL in seconds, e.g. 60'})
           .int({error: 'expected a whole number of seconds'})
-          .min(0)
+          .min(0, {error: 'expected 0 or more seconds'})
           .max(172800, {error: 'expected at most 172800 seconds (2 days)'})
           .default(60),
       }),
@@ -103,6 +116,27 @@ export const environmentSchema = z.strictObject({
       /** Where the one-operator lock lives: a TXT record beside the name (across machines) or a local file. */
       lock: z.enum(['route53', 'local']).default('local'),
     })
+    .superRefine((dns, ctx) => {
+      const {legacy, kubernetes} = dns.targets
+      if (legacy.setIdentifier === kubernetes.setIdentifier) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', 'kubernetes', 'setIdentifier'],
+          message: `both targets use SetIdentifier "${legacy.setIdentifier}"; the two weighted records need different ones (e.g. compose and k8s)`,
+        })
+      }
+      if (dns.record.ttl > dns.maxTtl) {
+        ctx.addIssue({code: 'custom', path: ['record', 'ttl'], message: `${dns.record.ttl}s is above maxTtl (${dns.maxTtl}s), which preflight would refuse`})
+      }
+      for (const role of ['legacy', 'kubernetes'] as const) {
+        const values = dns.targets[role].values ?? []
+        const bad = values.find((v) => !valueFits(dns.record.type, v))
+        if (bad !== undefined) {
+          ctx.addIssue({code: 'custom', path: ['targets', role, 'values'], message: `"${bad}" is not a valid ${dns.record.type} record value (${VALUE_HINT[dns.record.type]})`})
+        }
+        if (dns.record.type === 'CNAME' && values.length > 1) ctx.addIssue({code: 'custom', path: ['targets', role, 'values'], message: 'a CNAME record has exactly one value'})
+      }
+    })
     .optional(),
   kubernetes: z
     .strictObject({
@@ -112,7 +146,7 @@ export const environmentSchema = z.strictObject({
       namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {error: 'expected a Kubernetes namespace name (lower case, digits, dashes)'}).default('default'),
       deployments: z.array(z.string().min(1)).default([]),
       hpas: z.array(z.string().min(1)).default([]),
-      healthUrl: z.url().optional(),
+      healthUrl: httpUrl('https://k8s.clpr.tv/health').optional(),
     })
     .optional(),
   compose: z
@@ -124,7 +158,7 @@ export const environmentSchema = z.strictObject({
       file: nonEmpty('the path of the compose file'),
       project: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, {error: 'expected a compose project name (lower case, digits, dashes, underscores)'}),
       services: z.array(z.string().min(1)).default([]),
-      healthUrl: z.url({error: 'expected the URL of the legacy stack health endpoint'}).optional(),
+      healthUrl: httpUrl('https://legacy.clpr.tv/health').optional(),
     })
     .optional(),
   terraform: z
@@ -178,8 +212,10 @@ export const environmentSchema = z.strictObject({
   rollout: z
     .strictObject({
       steps: z
-        .array(z.number().int().min(1).max(100), {error: 'expected a list of percentages such as [10, 50, 100]'})
-        .min(1)
+        .array(z.number({error: 'expected a percentage from 1 to 100'}).int().min(1, {error: 'expected a percentage from 1 to 100'}).max(100, {error: 'expected a percentage from 1 to 100'}), {
+          error: 'expected a list of percentages such as [10, 50, 100]',
+        })
+        .min(1, {error: 'expected at least one percentage, such as [10, 50, 100]'})
         .refine((s) => s.every((v, i) => i === 0 || v > s[i - 1]!), {error: 'expected percentages in increasing order'})
         .default([10, 50, 100]),
       bake: duration('a bake time').default('5m'),
@@ -187,7 +223,18 @@ export const environmentSchema = z.strictObject({
       gates: z.array(gate).default([]),
     })
     .prefault({}),
-  prometheus: z.strictObject({url: z.url()}).optional(),
+  prometheus: z.strictObject({url: httpUrl('http://prometheus.monitoring:9090')}).optional(),
+  /**
+   * Extra PATH entries and environment variables for the tools this environment's steps run
+   * (terraform, helm, docker, the AWS shared config files of its profile). The sandbox uses it to
+   * put its stand-ins first on PATH for its own environment only.
+   */
+  tools: z
+    .strictObject({
+      path: z.array(z.string().min(1)).default([]),
+      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {error: 'expected an environment variable name'}), z.string()).default({}),
+    })
+    .optional(),
   cloudwatch: z.strictObject({alarms: z.array(z.string().min(1)).default([])}).optional(),
 })
 

@@ -16,6 +16,7 @@ import {loadKind} from '../steps/registry.js'
 import type {Reconciled, StepContext, StepKind} from '../steps/types.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
 import {Redactor} from '../util/redact.js'
+import {childEnvFor} from '../config/tools.js'
 import {readTextFile} from '../util/yaml-file.js'
 import {audit} from './audit.js'
 import {compensationFor, expandSteps, specAt} from './expand.js'
@@ -562,7 +563,7 @@ class RunExecutor {
       remainingMs: () => (state.deadline ? Date.parse(state.deadline.at) - Date.now() : undefined),
       secret: (v) => this.redactor.add(v),
       redact: (t) => this.redactor.text(t),
-      childEnv: {...process.env, ...this.opts.childEnv},
+      childEnv: childEnvFor(state.environmentConfig, this.opts.childEnv),
       projected: new Map(),
       audit: (action, detail) =>
         audit(this.opts.stateDir.auditFile(), {who: this.who, action, scope: state.lockScope, runId: state.id, detail: {step: rec.id, ...this.redactor.deep(detail)}}),

@@ -12,6 +12,7 @@ import {evaluateCondition, resolveDeep, UNKNOWN, UnknownValueError, type Context
 import {loadKind} from '../steps/registry.js'
 import type {Change, StepContext} from '../steps/types.js'
 import {Redactor} from '../util/redact.js'
+import {childEnvFor} from '../config/tools.js'
 import {baseContexts, lockScopeFor, resolveDeadline, stepContexts} from './executor.js'
 import {compensationFor, expandSteps, specAt} from './expand.js'
 import type {RunState, StepRecord} from './state.js'
@@ -243,7 +244,7 @@ function planContext(
     remainingMs: () => undefined,
     secret: (v) => redactor.add(v),
     redact: (t) => redactor.text(t),
-    childEnv: {...process.env, ...input.childEnv},
+    childEnv: childEnvFor(env?.environment, input.childEnv),
     projected,
     audit: () => undefined,
   }

@@ -290,6 +290,7 @@ export function hasExpression(s: unknown): s is string {
 
 /** A string that is exactly one expression yields its typed value; otherwise interpolation into text. */
 export function evaluateTemplate(s: string, ctx: Contexts): unknown {
+  if (s.split('${{').length - 1 > [...s.matchAll(TEMPLATE_RE)].length) throw new ExpressionError(`"\${{" without its closing "}}" in ${JSON.stringify(s)}`)
   const whole = WHOLE_RE.exec(s)
   if (whole && !whole[1]!.includes('}}')) return evaluate(parseExpression(whole[1]!), ctx)
   return s.replace(TEMPLATE_RE, (_, src: string) => {
@@ -334,6 +335,9 @@ export function referencedPaths(value: unknown): {root: string; first?: string; 
   }
   const walk = (v: unknown): void => {
     if (typeof v === 'string') {
+      const opened = v.split('${{').length - 1
+      const closed = [...v.matchAll(TEMPLATE_RE)].length
+      if (opened > closed) throw new ExpressionError(`"\${{" without its closing "}}" in ${JSON.stringify(v)}`)
       const whole = WHOLE_RE.exec(v)
       const sources = hasExpression(v) ? [...v.matchAll(TEMPLATE_RE)].map((m) => m[1]!) : []
       if (whole && sources.length === 0) sources.push(whole[1]!)

@@ -72,7 +72,7 @@ async function checkRunbook(
   const problems: Problem[] = []
   const add = (path: (string | number)[], message: string) => problems.push({file, path: dottedPath(path), ...locate(path), message})
   const params = Object.keys(rb.parameters)
-  const seen = new Set<string>()
+  const seen = new Map<string, string>()
 
   for (const [name, p] of Object.entries(rb.parameters)) {
     if (p.default !== undefined) {
@@ -88,10 +88,17 @@ async function checkRunbook(
   }
   if (rb.undo) checkExpressions(['undo'], rb.undo, [], [])
 
+  /** Check every expression under `value`, naming the exact field (steps[2].with.args[0]). */
   function checkExpressions(path: (string | number)[], value: unknown, earlier: string[], locals: string[], bareCondition = false): void {
+    if (Array.isArray(value)) return value.forEach((v, i) => checkExpressions([...path, i], v, earlier, locals))
+    if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) checkExpressions([...path, k], v, earlier, locals)
+      return
+    }
+    if (typeof value !== 'string') return
     let refs: ReturnType<typeof referencedPaths>
     try {
-      refs = bareCondition && typeof value === 'string' && !hasExpression(value) ? referencedPaths(`\${{ ${value} }}`) : referencedPaths(value)
+      refs = bareCondition && !hasExpression(value) ? referencedPaths(`\${{ ${value} }}`) : referencedPaths(value)
     } catch (error) {
       if (error instanceof ExpressionError) {
         add(path, `bad expression: ${error.message}`)
@@ -118,8 +125,9 @@ async function checkRunbook(
     const before = [...earlier]
     for (const [i, step] of list.entries()) {
       const path = [...base, i]
-      if (seen.has(step.id)) add([...path, 'id'], `duplicate step id "${step.id}"; step ids must be unique in a runbook`)
-      seen.add(step.id)
+      const first = seen.get(step.id)
+      if (first) add([...path, 'id'], `duplicate step id "${step.id}" (first used at ${first}); step ids must be unique in a runbook`)
+      else seen.set(step.id, dottedPath(path))
       if (step.name) checkExpressions([...path, 'name'], step.name, before, locals)
       if (step.if !== undefined && typeof step.if === 'string') checkExpressions([...path, 'if'], step.if, before, locals, true)
       if (step.forEach !== undefined) {
@@ -141,7 +149,7 @@ async function checkRunbook(
         if (!result.success) {
           // Inputs that are expressions are only known at run time; judge the rest now.
           const issues = result.error.issues.filter((iss) => !pathCrossesExpression(rawWith, iss.path as (string | number)[]))
-          problems.push(...issuesToProblems(file, kind.inputs, rawWith, issues, (p) => locate([...path, 'with', ...p]), [...path, 'with']))
+          problems.push(...issuesToProblems(file, kind.inputs, rawWith, issues, locate, [...path, 'with']))
         }
       }
       if (Array.isArray(step.onFailure)) {

@@ -14,7 +14,7 @@ import {parseDuration} from '../util/duration.js'
 import {defineStep, type StepContext} from './types.js'
 
 const command = z.strictObject({
-  command: z.string().min(1, {error: 'expected the program to run, e.g. psql'}),
+  command: z.string({error: 'expected the program to run, e.g. psql'}).min(1, {error: 'expected the program to run, e.g. psql'}),
   args: z.array(z.union([z.string(), z.number()]).transform(String)).default([]),
   cwd: z.string().optional(),
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),

@@ -11,6 +11,8 @@ export interface LoadedYaml<T> {
   file: string
   data: T
   source: string
+  /** Line and column of a path in the file, for problems found after the schema. */
+  locate: (path: (string | number)[]) => {line?: number; column?: number}
 }
 
 export function readTextFile(file: string, what: string): string {
@@ -61,30 +63,58 @@ export function dottedPath(path: PropertyKey[]): string {
   return out
 }
 
-function describeValue(v: unknown): string {
+const URL_PASSWORD_RE = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s@/]+)(@)/gi
+
+/** A value as a message quotes it; passwords inside URLs are masked (messages reach logs). */
+export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing'
-  if (v === null) return 'null'
-  if (Array.isArray(v)) return 'a list'
-  if (typeof v === 'object') return 'a mapping'
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v)
+  if (v === null) return 'null (an empty value)'
+  if (typeof v === 'string') {
+    const masked = v.replace(URL_PASSWORD_RE, '$1***$3')
+    return JSON.stringify(masked.length > 60 ? `${masked.slice(0, 57)}...` : masked)
+  }
+  if (Array.isArray(v) || typeof v === 'object') {
+    const json = JSON.stringify(v)
+    const word = Array.isArray(v) ? 'a list' : 'a mapping'
+    return json.length <= 60 && !URL_PASSWORD_RE.test(json) ? `${word} ${json}` : word
+  }
   return `${typeof v} ${String(v)}`
 }
 
+const TYPE_WORDS: Record<string, string> = {
+  object: 'a mapping',
+  record: 'a mapping',
+  map: 'a mapping',
+  array: 'a list',
+  tuple: 'a list',
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  literal: 'a fixed value',
+}
+
+function typeWord(t: string): string {
+  return TYPE_WORDS[t] ?? t
+}
+
+/** Edit distance counting a swap of two neighbours as one edit (tll → ttl). */
 function editDistance(a: string, b: string): number {
-  const dp = Array.from({length: b.length + 1}, (_, i) => i)
+  const d: number[][] = Array.from({length: a.length + 1}, (_, i) => Array.from({length: b.length + 1}, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
   for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!
-    dp[0] = i
     for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = tmp
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1)
     }
   }
-  return dp[b.length]!
+  return d[a.length]![b.length]!
 }
 
 export function closest(word: string, options: string[]): string | undefined {
+  // A prefix of one option only (prod → production) is as good a guess as a typo.
+  const prefixed = word.length >= 3 ? options.filter((o) => o.toLowerCase().startsWith(word.toLowerCase())) : []
+  if (prefixed.length === 1) return prefixed[0]
   let best: string | undefined
   let bestD = Infinity
   for (const o of options) {
@@ -94,7 +124,8 @@ export function closest(word: string, options: string[]): string | undefined {
       best = o
     }
   }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined
+  // Short words need a close match, or everything looks like a suggestion ("MX" → "A").
+  return bestD <= Math.max(1, Math.floor(word.length / 3)) && bestD < word.length ? best : undefined
 }
 
 /** Keys a strict object schema at `path` accepts, for "unknown field" messages. */
@@ -147,7 +178,7 @@ export function issuesToProblems(
   const out: Problem[] = []
   for (const issue of issues) {
     const path = [...prefix, ...(issue.path as (string | number)[])]
-    const got = valueAt(value, issue.path)
+    const got = 'input' in issue ? (issue as {input?: unknown}).input : valueAt(value, issue.path)
     const generated = /^(Invalid|Too (small|big)|Unrecognized|Expected)/.test(issue.message)
     let message: string
     if (issue.code === 'unrecognized_keys') {
@@ -162,14 +193,23 @@ export function issuesToProblems(
         })
       }
       continue
+    } else if (issue.code === 'invalid_key') {
+      // A bad key of a mapping (an environment name, a parameter name): say what keys may be.
+      const inner = issue.issues[0]
+      const what = inner && !/^(Invalid|Too|Expected)/.test(inner.message) ? inner.message : 'not a valid name here'
+      message = `${what}, got the name ${JSON.stringify(String(issue.path.at(-1) ?? got))}`
     } else if (!generated) {
       // A message written in the schema says what is valid; add what was found.
-      message = got === undefined || issue.message.includes(' got ') ? issue.message : `${issue.message}, got ${describeValue(got)}`
+      message = got === undefined ? `required field is missing: ${issue.message}` : issue.message.includes(' got ') ? issue.message : `${issue.message}, got ${describeValue(got)}`
     } else if (issue.code === 'invalid_type') {
-      message = got === undefined ? `required field is missing (expected ${issue.expected})` : `expected ${issue.expected}, got ${describeValue(got)}`
+      message = got === undefined ? `required field is missing (expected ${typeWord(issue.expected)})` : `expected ${typeWord(issue.expected)}, got ${describeValue(got)}`
     } else if (issue.code === 'invalid_value') {
       const hint = typeof got === 'string' ? closest(got, issue.values.map(String)) : undefined
       message = `${describeValue(got)} is not allowed; expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`
+    } else if (issue.code === 'too_small' || issue.code === 'too_big') {
+      const bound = issue.code === 'too_small' ? `at least ${String((issue as {minimum: unknown}).minimum)}` : `at most ${String((issue as {maximum: unknown}).maximum)}`
+      const unit = issue.origin === 'array' ? ' item(s)' : issue.origin === 'string' ? ' character(s)' : ''
+      message = `expected ${bound}${unit}, got ${describeValue(got)}`
     } else {
       message = got === undefined ? issue.message : `${issue.message}, got ${describeValue(got)}`
     }
@@ -189,12 +229,8 @@ export function parseAndValidate<S extends z.ZodType>(file: string, source: stri
   if (value === null || value === undefined) {
     throw new InvalidFileError(`${what} ${file}`, [{file, path: '', line: 1, column: 1, message: 'the file is empty'}])
   }
+  const locate = (p: (string | number)[]) => positionOf(doc, lines, p)
   const parsed = schema.safeParse(value, {reportInput: true})
-  if (!parsed.success) {
-    throw new InvalidFileError(
-      `${what} ${file}`,
-      issuesToProblems(file, schema, value, parsed.error.issues, (p) => positionOf(doc, lines, p)),
-    )
-  }
-  return {file, data: parsed.data, source}
+  if (!parsed.success) throw new InvalidFileError(`${what} ${file}`, issuesToProblems(file, schema, value, parsed.error.issues, locate))
+  return {file, data: parsed.data, source, locate}
 }

@@ -14,6 +14,12 @@ if (old || (cur[0] === 24 && cur[1] < 15) || cur[0] === 23) {
 // oclif ignores NO_COLOR unless it is mapped to FORCE_COLOR=0 (oclif/core#855).
 if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0'
 
+// `clipper-ops … | head` closes the pipe early: that is not an error worth a stack trace.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0)
+  throw e
+})
+
 const {enableCompileCache} = await import('node:module')
 enableCompileCache?.()
 

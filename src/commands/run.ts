@@ -24,7 +24,8 @@ Exit codes: 0 the run succeeded (or the dry run was made), 1 the run failed or w
 
   async run(): Promise<unknown> {
     const f = this.flags
-    const target = await resolveTarget(this.args.runbook, parseParamFlags(f.param), {env: f.env, config: f.config})
+    const stateDir = this.stateDir(f['state-dir'])
+    const target = await resolveTarget(this.args.runbook, parseParamFlags(f.param), {env: f.env, config: f.config, stateDir})
     const res = await launch(target, {
       env: f.env,
       config: f.config,
@@ -32,7 +33,7 @@ Exit codes: 0 the run succeeded (or the dry run was made), 1 the run failed or w
       output: f.output,
       yes: f.yes,
       noInput: f['no-input'],
-      stateDir: this.stateDir(f['state-dir']),
+      stateDir,
       savePlan: f['save-plan'],
       plan: f.plan,
       json: this.jsonEnabled(),

@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 import {OpsCommand} from '../../lib/command.js'
 import {requireConfig, selectEnvironment} from '../../lib/config/load.js'
-import {configFlag} from '../../lib/flags.js'
+import {configFlag, stateDirFlag} from '../../lib/flags.js'
+import {sandboxConfigFile} from '../../lib/sandbox/layout.js'
 
 export default class ConfigValidate extends OpsCommand<typeof ConfigValidate> {
   static override summary = 'Check clipper-ops.yaml.'
@@ -17,10 +18,11 @@ Exit codes: 0 valid, 2 not valid or not found.`
   static override flags = {
     config: configFlag,
     env: Flags.string({char: 'e', summary: 'Also check that this environment exists.'}),
+    'state-dir': stateDirFlag,
   }
 
   async run(): Promise<unknown> {
-    const loaded = requireConfig({flag: this.flags.config})
+    const loaded = requireConfig({flag: this.flags.config, env: this.flags.env, sandbox: sandboxConfigFile(this.stateDir(this.flags['state-dir']).root)})
     if (this.flags.env) selectEnvironment(loaded, this.flags.env)
     const envs = Object.entries(loaded.config.environments).map(([name, e]) => ({
       name,

@@ -48,9 +48,21 @@ export function loadConfig(file: string): LoadedConfig {
   return {file, config: data}
 }
 
-/** Load the config that applies (flag, env var, search) or explain how to get one. */
-export function requireConfig(opts: {flag?: string; cwd?: string} = {}): LoadedConfig {
-  const file = findConfigFile(opts)
+/**
+ * Load the config that applies (flag, env var, search) or explain how to get one. `sandbox` is
+ * the running sandbox's generated config: used when no config is found, or when the one found
+ * by searching has no environment of the name asked for (so `--env sandbox` works anywhere).
+ */
+export function requireConfig(opts: {flag?: string; cwd?: string; sandbox?: string; env?: string} = {}): LoadedConfig {
+  let file = findConfigFile({flag: opts.flag, cwd: opts.cwd})
+  const explicit = Boolean(opts.flag || process.env.CLIPPER_OPS_CONFIG)
+  const sandbox = opts.sandbox && existsSync(opts.sandbox) ? opts.sandbox : undefined
+  if (!file && sandbox) file = sandbox
+  else if (file && !explicit && sandbox && opts.env && file !== sandbox) {
+    const found = loadConfig(file)
+    if (!(opts.env in found.config.environments) && opts.env === 'sandbox') return loadConfig(sandbox)
+    return found
+  }
   if (!file) {
     throw new UsageError(
       'No clipper-ops.yaml found in this directory or its parents. Pass --config <file>, set CLIPPER_OPS_CONFIG, or start from examples/clipper-ops.example.yaml (or run "clipper-ops sandbox up", which writes one).',

@@ -26,7 +26,8 @@ const fraction = z
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, {error: 'expected an AWS region such as us-east-1'})
 const hostedZoneId = z
   .string()
-  .regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, {error: 'expected a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ'})
+  // AWS's ids start with Z; emulators' need not, so any upper-case id of the right shape is accepted.
+  .regex(/^(\/hostedzone\/)?[A-Z0-9]{8,32}$/, {error: 'expected a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ'})
   .transform((v) => v.replace(/^\/hostedzone\//, ''))
 const dnsName = z
   .string()
@@ -63,6 +64,8 @@ export const weightedTarget = z
         dnsName: dnsName,
         hostedZoneId: hostedZoneId,
         evaluateTargetHealth: z.boolean().default(true),
+        /** Seconds resolvers keep the alias target's answer (an ELB/ALB answers with 60). */
+        ttl: z.number().int().min(0).max(172800).default(60),
       })
       .optional(),
     healthCheckId: z.string().optional(),
@@ -107,6 +110,8 @@ export const environmentSchema = z.strictObject({
           .max(172800, {error: 'expected at most 172800 seconds (2 days)'})
           .default(60),
       }),
+      /** A URL that reaches the public name, for checks of what users get (default https://<record name>/). */
+      probeUrl: httpUrl('https://clpr.tv/health').optional(),
       /** Preflight refuses a live TTL higher than this (a high TTL makes rollback slow). */
       maxTtl: z.number().int().min(0).max(172800).default(300),
       targets: z.strictObject({

@@ -3,8 +3,9 @@
  * runbook and the environment, bind parameters, then either plan (dry run) or confirm, lock and
  * run; and afterwards say what happened and how to go on.
  */
-import {readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {resolve} from 'node:path'
+import {sandboxConfigFile} from '../sandbox/layout.js'
 import {requireConfig, selectEnvironment, findConfigFile, loadConfig} from '../config/load.js'
 import type {Environment} from '../config/schema.js'
 import {EXIT, RunFailedError, UsageError} from '../errors.js'
@@ -48,16 +49,16 @@ export interface Target {
 }
 
 /** Load a runbook and the environment it runs against, and bind its parameters. */
-export async function resolveTarget(ref: string, given: Record<string, unknown>, flags: Pick<LaunchFlags, 'env' | 'config'>): Promise<Target> {
+export async function resolveTarget(ref: string, given: Record<string, unknown>, flags: Pick<LaunchFlags, 'env' | 'config' | 'stateDir'>): Promise<Target> {
   const loaded = await loadRunbook(ref)
   const rb = loaded.runbook
   let env: Target['env']
   if (rb.environment === 'none') {
     if (flags.env) throw new UsageError(`--env ${flags.env}: runbook "${rb.name}" does not act on an environment; drop --env.`, {code: 'NO_ENV_NEEDED'})
   } else if (flags.env || rb.environment === 'required' || flags.config) {
-    env = selectEnvironment(requireConfig({flag: flags.config}), flags.env)
+    env = selectEnvironment(requireConfig({flag: flags.config, env: flags.env, sandbox: sandboxConfigFile(flags.stateDir.root)}), flags.env)
   } else {
-    const file = findConfigFile({flag: flags.config})
+    const file = findConfigFile({flag: flags.config}) ?? existing(sandboxConfigFile(flags.stateDir.root))
     if (file) {
       const cfg = loadConfig(file)
       if (cfg.config.defaultEnvironment) env = selectEnvironment(cfg, undefined)
@@ -65,6 +66,10 @@ export async function resolveTarget(ref: string, given: Record<string, unknown>,
   }
   const params = bindParameters(rb, given)
   return {loaded, env, params}
+}
+
+function existing(file: string): string | undefined {
+  return existsSync(file) ? file : undefined
 }
 
 export function parseParamFlags(values: string[] | undefined): Record<string, string> {

@@ -15,6 +15,10 @@ export interface ProbeOptions {
   signal?: AbortSignal
   /** Pause between requests of one worker (to spread a probe over a bake period). */
   intervalMs?: number
+  /** Return every answered request's latency (sorted), for callers that pool several probes. */
+  keepLatencies?: boolean
+  /** Also count the values of this response header (e.g. to check who served each answer). */
+  countHeader?: string
 }
 
 export interface ProbeResult {
@@ -30,6 +34,12 @@ export interface ProbeResult {
   servedBy: Record<string, number>
   /** A few error descriptions, for the failure message. */
   sampleErrors: string[]
+  /** Requests that got an HTTP answer (any status); the rest failed at the network or timed out. */
+  responses: number
+  /** Sorted latencies of the answered requests; only with `keepLatencies`. */
+  latenciesMs?: number[]
+  /** Counts by the value of `countHeader` ('' when an answer lacks it); only with `countHeader`. */
+  headerCounts?: Record<string, number>
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -43,6 +53,7 @@ export async function probe(o: ProbeOptions): Promise<ProbeResult> {
   const statuses: Record<string, number> = {}
   const servedBy: Record<string, number> = {}
   const sampleErrors: string[] = []
+  const headerCounts: Record<string, number> = {}
   let errors = 0
   let next = 0
   const ok = (s: number) => (o.expectStatus ? o.expectStatus.includes(s) : s >= 200 && s < 400)
@@ -58,6 +69,10 @@ export async function probe(o: ProbeOptions): Promise<ProbeResult> {
       statuses[res.status] = (statuses[res.status] ?? 0) + 1
       const by = res.headers.get('x-served-by')
       if (by) servedBy[by] = (servedBy[by] ?? 0) + 1
+      if (o.countHeader) {
+        const v = res.headers.get(o.countHeader) ?? ''
+        headerCounts[v] = (headerCounts[v] ?? 0) + 1
+      }
       if (!ok(res.status)) {
         errors++
         if (sampleErrors.length < 3) sampleErrors.push(`HTTP ${res.status}`)
@@ -93,5 +108,8 @@ export async function probe(o: ProbeOptions): Promise<ProbeResult> {
     statuses,
     servedBy,
     sampleErrors,
+    responses: latencies.length,
+    ...(o.keepLatencies && {latenciesMs: latencies}),
+    ...(o.countHeader && {headerCounts}),
   }
 }

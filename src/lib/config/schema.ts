@@ -119,7 +119,7 @@ export const environmentSchema = z.strictObject({
         kubernetes: weightedTarget,
       }),
       /** Where the one-operator lock lives: a TXT record beside the name (across machines) or a local file. */
-      lock: z.enum(['route53', 'local']).default('local'),
+      lock: z.enum(['route53', 'local']).default('route53'),
     })
     .superRefine((dns, ctx) => {
       const {legacy, kubernetes} = dns.targets

@@ -20,7 +20,8 @@ import {childEnvFor} from '../config/tools.js'
 import {readTextFile} from '../util/yaml-file.js'
 import {audit} from './audit.js'
 import {compensationFor, expandSteps, specAt} from './expand.js'
-import {acquireLock, FileLockBackend, lockTtlMs, type HeldLock, type LockBackend} from './lock.js'
+import {acquireLock, lockTtlMs, type HeldLock, type LockBackend} from './lock.js'
+import {lockBackendForEnvironment} from './lock-backends.js'
 import {promptApi} from './prompt.js'
 import {newRunId, RunJournal, StateDir, whoAmI, type JournalEntry, type RunState, type StepRecord, type Who} from './state.js'
 import {writeRunReports} from '../report/run-report.js'
@@ -86,13 +87,13 @@ export function stepContexts(base: Contexts, rb: Runbook, steps: StepRecord[], r
   const view: Record<string, {outputs: Record<string, unknown>; status: string}> = {}
   for (const s of steps) view[s.id] = {outputs: s.outputs ?? {}, status: s.status}
   const ctx: Contexts = {...base, steps: view}
+  // Inside a group (a forEach iteration, or the compensating steps of one failure), siblings
+  // are reachable by their short id.
+  if (rec.group) for (const s of steps) if (s.group?.id === rec.group.id) view[s.id.slice(rec.group.id.length + 1)] = view[s.id]!
   if (rec.group && !rec.compensationFor) {
-    const groupPath = rec.specPath.replace(/\.steps\[\d+\]$/, '')
-    const groupSpec = specAt(rb, groupPath)
+    const groupSpec = specAt(rb, rec.specPath.replace(/\.steps\[\d+\]$/, ''))
     ctx[groupSpec.as ?? 'item'] = rec.group.item
     ctx.index = rec.group.index
-    // Inside a group, siblings are reachable by their short id.
-    for (const s of steps) if (s.group?.id === rec.group.id) view[s.id.slice(rec.group.id.length + 1)] = view[s.id]!
   }
   if (rec.compensationFor) {
     const failed = steps.find((s) => s.id === rec.compensationFor)
@@ -177,7 +178,7 @@ export async function startRun(input: StartInput, opts: EngineOptions): Promise<
       draft.undo = rb.undo
     }
   }
-  const backend = opts.lockBackend ?? new FileLockBackend(opts.stateDir.locksDir())
+  const backend = opts.lockBackend ?? (await lockBackendForEnvironment(env?.environment, opts.stateDir))
   const exec = new RunExecutor(opts, redactor)
   // The lock comes first: a refused run leaves no run directory behind.
   await exec.lock(backend, draft)
@@ -203,7 +204,7 @@ export async function resumeRun(runId: string, opts: EngineOptions): Promise<Run
   const loaded = await parseRunbook(state.runbook.file, source, state.runbook.builtin)
   const redactor = new Redactor()
   const exec = new RunExecutor(opts, redactor)
-  const backend = opts.lockBackend ?? new FileLockBackend(opts.stateDir.locksDir())
+  const backend = opts.lockBackend ?? (await lockBackendForEnvironment(state.environmentConfig, opts.stateDir))
   try {
     await exec.lock(backend, state)
   } catch (error) {
@@ -381,7 +382,7 @@ class RunExecutor {
     const rec = this.rec(id)
     if (this.stopReason) throw new Interrupted(this.stopReason)
     if (rec.status === 'succeeded' || rec.status === 'skipped') {
-      task.skip(`${rec.title} — ${rec.status === 'succeeded' ? 'done' : 'skipped'} in an earlier attempt`)
+      task.skip(`${rec.status === 'succeeded' ? 'done' : 'skipped'} in an earlier attempt`)
       return
     }
     const spec = specAt(this.rb, rec.specPath)
@@ -395,7 +396,7 @@ class RunExecutor {
       }
       if (!enabled) {
         this.journal.append({type: 'step.skipped', stepId: id, reason: `condition is false: ${String(spec.if)}`})
-        task.skip(`${rec.title} — skipped (condition is false)`)
+        task.skip('condition is false')
         return
       }
     }

@@ -17,7 +17,7 @@ import {audit} from './audit.js'
 import {resumeRun, runbookMutates, startRun, type EngineOptions, type OutputMode, type RunOutcome} from './executor.js'
 import {planRun, staleSteps, type Plan} from './planner.js'
 import {confirmByTyping, isInteractive} from './prompt.js'
-import {StateDir, whoAmI, type RunState} from './state.js'
+import {StateDir, whoAmI, type RunState, type Who} from './state.js'
 
 export type OutputFlag = 'table' | 'markdown' | 'json' | 'plain' | undefined
 
@@ -72,6 +72,11 @@ function existing(file: string): string | undefined {
   return existsSync(file) ? file : undefined
 }
 
+/** The environment a command acts on, with the sandbox fallback for --env sandbox. */
+export function loadEnvironment(env: string | undefined, config: string | undefined, stateDir: StateDir): {name: string; environment: Environment} {
+  return selectEnvironment(requireConfig({flag: config, env, sandbox: sandboxConfigFile(stateDir.root)}), env)
+}
+
 export function parseParamFlags(values: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {}
   for (const v of values ?? []) {
@@ -115,12 +120,54 @@ export async function confirmProtected(target: Target, flags: LaunchFlags, verb:
   if (!ok) throw new UsageError(`Not confirmed; nothing was changed.`, {code: 'NOT_CONFIRMED'})
 }
 
+const AWS_KINDS = new Set(['dns-weights', 'dns-check', 'gates', 'gate-cloudwatch-alarms'])
+
+export function usesAws(rb: LoadedRunbook['runbook']): boolean {
+  const specs = [...rb.steps, ...(rb.onFailure ?? [])]
+  while (specs.length) {
+    const s = specs.pop()!
+    if (s.uses && AWS_KINDS.has(s.uses)) return true
+    if (s.steps) specs.push(...s.steps)
+    if (Array.isArray(s.onFailure)) specs.push(...s.onFailure)
+  }
+  return false
+}
+
+/**
+ * Who is acting: the local user, and for environments on AWS the caller identity (for the
+ * audit trail). Credentials for another account than the environment's are refused before
+ * anything is read or changed.
+ */
+export async function identify(env: Target['env'], required: boolean): Promise<Who> {
+  const who = whoAmI()
+  if (!env?.environment.aws) return who
+  try {
+    const {callerIdentity} = await import('../aws/clients.js')
+    const id = await callerIdentity(env.environment)
+    if (!id) return who
+    const want = env.environment.aws.accountId
+    if (want && id.account !== want) {
+      throw new UsageError(`Your AWS credentials are for account ${id.account} (${id.arn}), but environment ${env.name} is in account ${want}. Nothing was read or changed.`, {code: 'WRONG_ACCOUNT'})
+    }
+    return {...who, aws: id.arn}
+  } catch (error) {
+    if (error instanceof UsageError || required) {
+      if (error instanceof UsageError) throw error
+      const {awsErrorName} = await import('../aws/clients.js')
+      const how = env.environment.aws.profile ? `profile ${env.environment.aws.profile}` : 'the standard credential chain (AWS_PROFILE, environment variables, SSO, instance role)'
+      throw new RunFailedError(`Could not tell who you are in AWS for ${env.name} (${awsErrorName(error)}: ${(error as Error).message}). Check the credentials of ${how}. Nothing was changed.`, {code: 'NO_CREDENTIALS'})
+    }
+    return who
+  }
+}
+
 export async function launch(target: Target, flags: LaunchFlags, extra: Partial<EngineOptions> = {}): Promise<LaunchResult> {
+  const who = await identify(target.env, usesAws(target.loaded.runbook))
   if (flags.dryRun) return dryRun(target, flags, extra)
   const verb = `running ${target.loaded.runbook.name}`
   await confirmProtected(target, flags, verb)
   if (flags.plan) await checkSavedPlan(target, flags, extra)
-  const outcome = await startRun(target, engineOptions(flags, extra))
+  const outcome = await startRun(target, engineOptions(flags, {who, ...extra}))
   return afterRun(outcome, flags)
 }
 
@@ -133,7 +180,9 @@ export async function resume(runId: string, flags: LaunchFlags, decisions: {assu
     const ok = await confirmByTyping(state.environment!, `Resuming ${state.runbook.name} (${runId}) will change the protected environment ${state.environment}.`)
     if (!ok) throw new UsageError('Not confirmed; nothing was changed.', {code: 'NOT_CONFIRMED'})
   }
-  const outcome = await resumeRun(runId, {...engineOptions(flags, extra), ...decisions})
+  const env = state.environment && state.environmentConfig ? {name: state.environment, environment: state.environmentConfig} : undefined
+  const who = await identify(env, state.steps.some((x) => AWS_KINDS.has(x.kind)))
+  const outcome = await resumeRun(runId, {...engineOptions(flags, {who, ...extra}), ...decisions})
   return afterRun(outcome, flags)
 }
 
@@ -188,8 +237,10 @@ export function summaryLines(s: RunState, reports?: RunOutcome['reports']): stri
   const icon = s.status === 'succeeded' ? '✔' : s.status === 'interrupted' ? '⏸' : '✖'
   lines.push(`${icon} ${s.runbook.name}${s.environment ? ` on ${s.environment}` : ''}: ${s.status}${dur} (run ${s.id})`)
   if (s.failure) lines.push(`  ${s.failure.stepId ? `${s.failure.stepId}: ` : ''}${s.failure.message}`)
-  if (s.deadline?.exceededAt) lines.push(`  ⚠ the ${formatDuration(s.deadline.budgetMs)} deadline was exceeded`)
-  else if (s.deadline && s.status === 'succeeded') lines.push(`  within the ${formatDuration(s.deadline.budgetMs)} deadline`)
+  if (s.deadline && s.durationMs !== undefined) {
+    const over = s.deadline.exceededAt ? ` — ⚠ OVER the budget by ${formatDuration(s.durationMs - s.deadline.budgetMs)}` : ''
+    lines.push(`  time to ${s.status === 'succeeded' ? 'recovery' : 'here'}: ${formatDuration(s.durationMs)} of the ${formatDuration(s.deadline.budgetMs)} budget${over}`)
+  }
   const inDoubt = s.steps.filter((x) => x.status === 'running').map((x) => x.id)
   if (s.status === 'interrupted' && inDoubt.length) lines.push(`  interrupted during ${inDoubt.join(', ')}; a resume checks the world before going on`)
   for (const h of continueHint(s)) lines.push(`  ${h}`)

@@ -1,20 +1,29 @@
 /**
- * Which lock backend guards an environment: a file under the state dir on this machine, or —
- * for environments whose config says dns.lock: route53 — a TXT record beside the public name,
- * which holds across machines.
+ * Which lock backend guards an environment: a TXT record beside the public name in Route 53
+ * (across machines: two on-call engineers on two laptops) for environments that touch the
+ * cloud's DNS, unless their config says dns.lock: local; a file under the state dir otherwise.
  */
-import {findConfigFile, loadConfig} from '../config/load.js'
+import {requireConfig} from '../config/load.js'
 import type {Environment} from '../config/schema.js'
+import {sandboxConfigFile} from '../sandbox/layout.js'
 import {FileLockBackend, type LockBackend} from './lock.js'
 import type {StateDir} from './state.js'
 
-export async function lockBackendForEnvironment(_environment: Environment | undefined, stateDir: StateDir): Promise<LockBackend> {
+export async function lockBackendForEnvironment(environment: Environment | undefined, stateDir: StateDir): Promise<LockBackend> {
+  if (environment?.dns && environment.aws && environment.dns.lock === 'route53') {
+    const {Route53LockBackend} = await import('../aws/route53-lock.js')
+    return new Route53LockBackend(environment)
+  }
   return new FileLockBackend(stateDir.locksDir())
 }
 
-/** For `runs unlock <env>`: the backend of that environment if the config names it, else undefined. */
+/** For `runs unlock <env>`: the backend of that environment as the config describes it. */
 export async function lockBackendFor(scope: string, opts: {config?: string; stateDir: StateDir}): Promise<LockBackend> {
-  const file = findConfigFile({flag: opts.config})
-  const environment = file ? loadConfig(file).config.environments[scope] : undefined
+  let environment: Environment | undefined
+  try {
+    environment = requireConfig({flag: opts.config, env: scope, sandbox: sandboxConfigFile(opts.stateDir.root)}).config.environments[scope]
+  } catch {
+    environment = undefined // no config: a scope without one locks with a file
+  }
   return lockBackendForEnvironment(environment, opts.stateDir)
 }

@@ -44,7 +44,8 @@ export interface Plan {
   createdAt: string
   steps: PlannedStep[]
   /** What runs if a step fails (the rollback path). */
-  onFailure: {for: string; steps: PlannedStep[]}[]
+  /** What runs if a step fails (the rollback path), for each run of steps that would do the same. */
+  onFailure: {for: string[]; steps: PlannedStep[]}[]
   estimateMs: number
   worstCaseMs: number
   /** The worst case of the whole run plus the worst failure path. */
@@ -85,7 +86,7 @@ export async function planRun(input: PlanInput): Promise<Plan> {
   }
   const base = baseContexts(pseudo, redactor, true)
   pseudo.steps = expandSteps(rb, base)
-  const projected = new Map<string, unknown>()
+  let projected = new Map<string, unknown>()
   const signal = AbortSignal.timeout(10 * 60_000)
 
   const planOne = async (rec: StepRecord, steps: StepRecord[]): Promise<PlannedStep> => {
@@ -153,22 +154,36 @@ export async function planRun(input: PlanInput): Promise<Plan> {
     return out
   }
 
+  // Each step plans against the world as the steps before it would leave it; keep that world
+  // as it was before each step, to plan that step's failure path against.
   const steps: PlannedStep[] = []
-  for (const rec of pseudo.steps) steps.push(await planOne(rec, pseudo.steps))
+  const before = new Map<string, Map<string, unknown>>()
+  for (const rec of pseudo.steps) {
+    before.set(rec.id, new Map(projected))
+    steps.push(await planOne(rec, pseudo.steps))
+  }
 
-  // The failure paths: what each step's compensation would do, planned from the world as that
-  // step would leave it (the projection stops there).
+  // The failure paths. A failed step leaves the world as it found it (a change batch is all or
+  // nothing; a gate changes nothing), so its compensation is planned from there. Steps whose
+  // failure would lead to the same changes are listed together.
   const onFailure: Plan['onFailure'] = []
-  const seenPaths = new Set<string>()
+  const cache = new Map<string, PlannedStep[]>()
   for (const rec of pseudo.steps) {
     const comp = compensationFor(rb, rec, stepContexts(base, rb, pseudo.steps, rec))
     if (comp.length === 0) continue
-    const key = comp.map((c) => c.specPath).join(',') + JSON.stringify(rec.group?.item ?? null)
-    if (seenPaths.has(key) && !rec.group) continue
-    seenPaths.add(key)
-    const planned: PlannedStep[] = []
-    for (const c of comp) planned.push(await planOne(c, [...pseudo.steps, ...comp]))
-    onFailure.push({for: rec.id, steps: planned})
+    const world = before.get(rec.id)!
+    const key = JSON.stringify([comp.map((c) => c.specPath), rec.group?.index ?? null, [...world.entries()]])
+    let planned = cache.get(key)
+    if (!planned) {
+      projected = new Map(world)
+      planned = []
+      for (const c of comp) planned.push(await planOne(c, [...pseudo.steps, ...comp]))
+      cache.set(key, planned)
+    }
+    const same = onFailure.at(-1)
+    const changes = (xs: PlannedStep[]) => JSON.stringify(xs.map((x) => [x.title, x.summary, x.changes]))
+    if (same && changes(same.steps) === changes(planned)) same.for.push(rec.id)
+    else onFailure.push({for: [rec.id], steps: planned})
   }
 
   const sum = (xs: PlannedStep[], k: 'estimateMs' | 'worstCaseMs') => xs.filter((s) => s.runs !== false).reduce((a, s) => a + s[k], 0)

@@ -19,7 +19,7 @@ export function planTable(plan: Plan): string {
       rows.push([`${prefix}${i + 1}`, `${s.title}${runsLabel(s)}`, s.kind, what, s.estimateMs ? formatDuration(s.estimateMs) : ''])
     })
   add(plan.steps, '')
-  const widths = rows[0]!.map((_, c) => Math.min(c === 3 ? 80 : 40, Math.max(...rows.map((r) => Math.max(...r[c]!.split('\n').map((l) => l.length))))))
+  const widths = rows[0]!.map((_, c) => Math.min(c === 3 ? 80 : c === 1 ? 56 : 40, Math.max(...rows.map((r) => Math.max(...r[c]!.split('\n').map((l) => l.length))))))
   const lines: string[] = []
   lines.push(`Plan: ${plan.runbook.name}${plan.environment ? ` on ${plan.environment}` : ''} — dry run, nothing was changed`)
   lines.push('')
@@ -30,7 +30,7 @@ export function planTable(plan: Plan): string {
     if (ri === 0) lines.push(widths.map((w) => '-'.repeat(w)).join('  '))
   }
   for (const f of plan.onFailure) {
-    lines.push('', `If ${f.for} fails:`)
+    lines.push('', `If ${failedWhich(f.for)} fails:`)
     for (const s of f.steps) {
       const changes = s.changes.filter((c) => c.action !== 'none')
       lines.push(`  ↩ ${s.title}: ${changes.length ? changes.map(changeLine).join('; ') : s.summary}`)
@@ -40,6 +40,11 @@ export function planTable(plan: Plan): string {
   const mutating = plan.steps.filter((s) => s.mutates && s.runs !== false && s.changes.some((c) => c.action !== 'none')).length
   lines.push(`${mutating} step(s) would change something. Fingerprint of the live state read: ${plan.fingerprint.slice(0, 16)}`)
   return lines.join('\n')
+}
+
+function failedWhich(ids: string[], q = ''): string {
+  const names = ids.map((i) => `${q}${i}${q}`)
+  return names.length === 1 ? names[0]! : names.length === 2 ? `${names[0]} or ${names[1]}` : `any of ${names.slice(0, -1).join(', ')} or ${names.at(-1)}`
 }
 
 function timeLine(plan: Plan): string {
@@ -73,7 +78,7 @@ export function planMarkdown(plan: Plan): string {
   if (plan.onFailure.length) {
     out.push('', '### Rollback plan', '')
     for (const f of plan.onFailure) {
-      out.push(`If \`${f.for}\` fails:`, '')
+      out.push(`If ${failedWhich(f.for, '`')} fails:`, '')
       for (const s of f.steps) {
         const changes = s.changes.filter((c) => c.action !== 'none')
         out.push(`- ${mdEscape(s.title)}: ${changes.length ? changes.map((c) => mdEscape(changeLine(c))).join('; ') : mdEscape(s.summary)}`)

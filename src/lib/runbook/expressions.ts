@@ -12,6 +12,7 @@ type Node =
   | {t: 'un'; op: '!' | '-'; a: Node}
   | {t: 'bin'; op: string; a: Node; b: Node}
   | {t: 'call'; fn: string; args: Node[]}
+  | {t: 'index'; obj: Node; key: Node | string}
 
 const TOKEN_RE = /\s*(?:(\d+(?:\.\d+)?)|('(?:[^']|'')*')|("(?:[^"\\]|\\.)*")|(==|!=|<=|>=|&&|\|\||[<>!+\-*/().,[\]])|([A-Za-z_][A-Za-z0-9_-]*))/y
 
@@ -136,7 +137,25 @@ class Parser {
       this.i++
       return {t: 'un', op: '-', a: this.unary()}
     }
-    return this.primary()
+    return this.postfix(this.primary())
+  }
+
+  /** `(expr)[i]`, `f(x).name`: indexing and member access after any primary. */
+  private postfix(n: Node): Node {
+    for (;;) {
+      if (this.peek('[')) {
+        this.i++
+        const key = this.or()
+        this.eat(']')
+        n = {t: 'index', obj: n, key}
+      } else if (this.peek('.') && n.t !== 'path') {
+        this.i++
+        const id = this.toks[this.i]
+        if (!id || (id.kind !== 'id' && id.kind !== 'num')) throw new ExpressionError(`expected a name after "." in "${this.src}"`)
+        this.i++
+        n = {t: 'index', obj: n, key: id.v}
+      } else return n
+    }
   }
 
   private primary(): Node {
@@ -267,6 +286,11 @@ function evaluate(n: Node, ctx: Contexts): unknown {
       }
       throw new ExpressionError(`unknown operator ${n.op}`)
     }
+    case 'index': {
+      const obj = evaluate(n.obj, ctx) as any
+      const key = typeof n.key === 'string' ? n.key : evaluate(n.key, ctx)
+      return obj === null || obj === undefined ? undefined : obj[key as any]
+    }
     case 'call': {
       const args = n.args.map((a) => evaluate(a, ctx))
       if (n.fn === '__list') return args
@@ -332,6 +356,10 @@ export function referencedPaths(value: unknown): {root: string; first?: string; 
       visit(n.a)
       visit(n.b)
     } else if (n.t === 'call') n.args.forEach(visit)
+    else if (n.t === 'index') {
+      visit(n.obj)
+      if (typeof n.key !== 'string') visit(n.key)
+    }
   }
   const walk = (v: unknown): void => {
     if (typeof v === 'string') {

@@ -128,7 +128,8 @@ async function checkRunbook(
       const first = seen.get(step.id)
       if (first) add([...path, 'id'], `duplicate step id "${step.id}" (first used at ${first}); step ids must be unique in a runbook`)
       else seen.set(step.id, dottedPath(path))
-      if (step.name) checkExpressions([...path, 'name'], step.name, before, locals)
+      const ownLocals = step.forEach !== undefined ? [...locals, step.as ?? 'item', 'index'] : locals
+      if (step.name) checkExpressions([...path, 'name'], step.name, before, ownLocals)
       if (step.if !== undefined && typeof step.if === 'string') checkExpressions([...path, 'if'], step.if, before, locals, true)
       if (step.forEach !== undefined) {
         checkExpressions([...path, 'forEach'], step.forEach, before, locals)

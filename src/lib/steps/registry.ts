@@ -10,6 +10,14 @@ const LOADERS: Record<string, () => Promise<{default: StepKind}>> = {
   wait: () => import('./wait.js'),
   approval: () => import('./approval.js'),
   'http-check': () => import('./http-check.js'),
+  'gate-http': () => import('./gate-http.js'),
+  'gate-prometheus': () => import('./gate-prometheus.js'),
+  'gate-cloudwatch-alarms': () => import('./gate-cloudwatch-alarms.js'),
+  'gate-kubernetes': () => import('./gate-kubernetes.js'),
+  gates: () => import('./gates.js'),
+  'dns-weights': () => import('./dns-weights.js'),
+  'dns-check': () => import('./dns-check.js'),
+  compose: () => import('./compose.js'),
 }
 
 export function knownKinds(): string[] {

@@ -102,6 +102,12 @@ export interface StepKind<I = any, O extends Record<string, unknown> = Record<st
   plan(ctx: StepContext, inputs: I): Promise<StepPlan<O>>
   run(ctx: StepContext, inputs: I): Promise<StepResult<O>>
   reconcile?(ctx: StepContext, inputs: I): Promise<Reconciled<O>>
+  /**
+   * Load what run() needs (a heavy client such as @kubernetes/client-node) before any clock
+   * starts, so that steps measuring latency alongside it (gates baking together) are not slowed
+   * by an import that blocks the event loop.
+   */
+  warmup?(ctx: StepContext, inputs: I): Promise<void>
   /** Title shown while running, from resolved inputs. */
   title?(inputs: I): string
 }

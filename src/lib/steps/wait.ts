@@ -32,7 +32,8 @@ export default defineStep({
     while (Date.now() < until) {
       if (ctx.signal.aborted) throw ctx.signal.reason
       ctx.log(`${formatDuration(until - Date.now())} left of ${formatDuration(total)}${i.reason ? ` (${i.reason})` : ''}`)
-      const step = Math.min(until - Date.now(), total > 60_000 ? 5000 : 1000)
+      // A line a second for short waits, every 10 s for long ones (a plain log stays readable).
+      const step = Math.min(until - Date.now(), total > 15_000 ? 10_000 : 1000)
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(resolve, step)
         ctx.signal.addEventListener('abort', () => (clearTimeout(t), reject(ctx.signal.reason)), {once: true})

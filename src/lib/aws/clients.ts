@@ -1,0 +1,72 @@
+/**
+ * AWS SDK v3 clients for an environment: its region, profile (or the standard credential chain)
+ * and endpoint override, with timeouts and retries. Each client module is imported on first
+ * use only, so commands that never call AWS never load the SDK.
+ */
+import type {Environment} from '../config/schema.js'
+import {UsageError} from '../errors.js'
+
+export type AwsService = 'route53' | 'rds' | 'eks' | 'backup' | 'cloudwatch' | 'sts'
+
+const LOADERS = {
+  route53: async () => (await import('@aws-sdk/client-route-53')).Route53Client,
+  rds: async () => (await import('@aws-sdk/client-rds')).RDSClient,
+  eks: async () => (await import('@aws-sdk/client-eks')).EKSClient,
+  backup: async () => (await import('@aws-sdk/client-backup')).BackupClient,
+  cloudwatch: async () => (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient,
+  sts: async () => (await import('@aws-sdk/client-sts')).STSClient,
+}
+
+type ClientOf<S extends AwsService> = InstanceType<Awaited<ReturnType<(typeof LOADERS)[S]>>>
+
+export interface AwsClientOptions {
+  /** SDK-level attempts (standard mode: Throttling, PriorRequestNotComplete, 5xx, timeouts). */
+  maxAttempts?: number
+}
+
+const cache = new Map<string, unknown>()
+
+function awsSection(env: Environment | undefined): NonNullable<Environment['aws']> {
+  if (!env?.aws) throw new UsageError('This environment has no "aws" section in clipper-ops.yaml (region, and optionally profile or endpoint).', {code: 'NO_AWS'})
+  return env.aws
+}
+
+export async function awsClient<S extends AwsService>(service: S, env: Environment | undefined, opts: AwsClientOptions = {}): Promise<ClientOf<S>> {
+  const aws = awsSection(env)
+  const key = JSON.stringify([service, aws, env?.tools?.env ?? {}, opts])
+  const hit = cache.get(key)
+  if (hit) return hit as ClientOf<S>
+  const Client = await LOADERS[service]()
+  const {fromNodeProviderChain} = await import('@aws-sdk/credential-providers')
+  const toolsEnv = env?.tools?.env ?? {}
+  const client = new (Client as any)({
+    region: aws.region,
+    endpoint: aws.endpoint,
+    maxAttempts: opts.maxAttempts ?? 5,
+    retryMode: 'standard',
+    requestHandler: {connectionTimeout: 5_000, requestTimeout: 30_000},
+    credentials: fromNodeProviderChain({
+      profile: aws.profile ?? toolsEnv.AWS_PROFILE,
+      filepath: toolsEnv.AWS_SHARED_CREDENTIALS_FILE,
+      configFilepath: toolsEnv.AWS_CONFIG_FILE,
+    }),
+  })
+  cache.set(key, client)
+  return client as ClientOf<S>
+}
+
+/** The caller identity, for the audit trail ("who": an ARN). */
+export async function callerIdentity(env: Environment | undefined): Promise<{arn: string; account: string} | undefined> {
+  if (!env?.aws) return undefined
+  const sts = await awsClient('sts', env, {maxAttempts: 2})
+  const {GetCallerIdentityCommand} = await import('@aws-sdk/client-sts')
+  const r = await sts.send(new GetCallerIdentityCommand({}), {abortSignal: AbortSignal.timeout(10_000)})
+  return r.Arn && r.Account ? {arn: r.Arn, account: r.Account} : undefined
+}
+
+/** Names an AWS error so a message can say what happened: "Throttling (HTTP 400)". */
+export function awsErrorName(error: unknown): string {
+  const e = error as {name?: string; Code?: string; $metadata?: {httpStatusCode?: number}}
+  const status = e.$metadata?.httpStatusCode
+  return `${e.name ?? e.Code ?? 'Error'}${status ? ` (HTTP ${status})` : ''}`
+}

@@ -1,0 +1,190 @@
+/**
+ * `dns-weights`: set the two weighted records (legacy Docker Compose and Kubernetes) in one
+ * change batch, then wait until Route 53 reports the change INSYNC. Idempotent: it reads the
+ * live weights first and does nothing when they are already as wanted. The batch DELETEs the
+ * exact live records, so a concurrent edit by someone else makes Route 53 refuse it rather than
+ * be overwritten. After a crash it reads the live weights again (and waits for the noted change).
+ */
+import {z} from 'zod'
+import {duration} from '../config/schema.js'
+import {RunFailedError} from '../errors.js'
+import {
+  describeRecord,
+  dnsConfig,
+  effectiveTtl,
+  judgePair,
+  liveWeights,
+  projectPair,
+  readPair,
+  ROLES,
+  route53,
+  shares,
+  shiftChanges,
+  submitChanges,
+  validateWeights,
+  waitInsync,
+  withRetry,
+  type DnsConfig,
+  type LivePair,
+  type Weights,
+} from '../aws/route53.js'
+import {parseDuration} from '../util/duration.js'
+import {defineStep, type StepContext} from './types.js'
+
+const weight = z.number({error: 'expected a weight from 0 to 255'}).int().min(0).max(255)
+
+const inputs = z.strictObject({
+  legacy: weight,
+  kubernetes: weight,
+  /** Replace a simple record of the same name with the weighted pair (one batch). */
+  convert: z.boolean().default(false),
+  /** Wait for GetChange to report INSYNC (default yes). */
+  waitInsync: z.boolean().default(true),
+  insyncTimeout: duration().default('10m'),
+  comment: z.string().max(256).optional(),
+})
+
+type Inputs = z.output<typeof inputs>
+
+const projectionKey = (cfg: DnsConfig) => `route53:${cfg.zoneId}:${cfg.name}:${cfg.type}`
+
+async function livePair(ctx: StepContext, cfg: DnsConfig): Promise<LivePair> {
+  const projected = ctx.projected.get(projectionKey(cfg)) as LivePair | undefined
+  if (projected) return projected
+  const client = await route53(ctx.environment, 1)
+  return withRetry('ListResourceRecordSets', () => readPair(client, cfg, ctx.signal), {log: ctx.log, signal: ctx.signal})
+}
+
+function fmtWeights(w: Partial<Weights>): string {
+  const vals = ROLES.map((r) => w[r] ?? 0)
+  const pct = shares(vals).map((s) => `${Math.round(s * 1000) / 10}%`)
+  return ROLES.map((r, i) => `${r} ${w[r] ?? '-'} (${pct[i]})`).join(', ')
+}
+
+function blockingProblems(cfg: DnsConfig, pair: LivePair, i: Inputs): string[] {
+  return judgePair(cfg, pair)
+    .filter((p) => p.level === 'error')
+    .map((p) => p.message)
+    .filter((m) => !(i.convert && m.includes('simple (non-weighted)')) && !(m.includes('no weighted record') && i.convert))
+}
+
+export default defineStep({
+  kind: 'dns-weights',
+  description: 'Set the weighted Route 53 pair (legacy, kubernetes) in one guarded change batch; wait for INSYNC',
+  inputs,
+  mutates: () => true,
+  title: (i) => `DNS weights → legacy ${i.legacy}, kubernetes ${i.kubernetes}`,
+
+  async plan(ctx, i) {
+    validateWeights(i)
+    const cfg = dnsConfig(ctx.environment)
+    const pair = await livePair(ctx, cfg)
+    const want = {legacy: i.legacy, kubernetes: i.kubernetes}
+    const before = liveWeights(pair)
+    const problems = blockingProblems(cfg, pair, i).filter((m) => !m.startsWith('both weights are 0'))
+    if (problems.length) throw new RunFailedError(`the live records are not safe to shift: ${problems.join('; ')}`, {code: 'UNSAFE_RECORDS'})
+    const changes = shiftChanges(cfg, pair, want, {convert: i.convert})
+    ctx.projected.set(projectionKey(cfg), projectPair(pair, changes, cfg))
+    const ttl = effectiveTtl(cfg, pair)
+    const observed = ROLES.map((r) => describeRecord(pair.byRole[r]))
+    if (changes.length === 0) {
+      return {summary: `already ${fmtWeights(want)}`, changes: [{action: 'none', target: `${cfg.name} ${cfg.type}`, before, after: want}], observed, outputs: {before, after: want, ttlSeconds: ttl}}
+    }
+    const batch = {HostedZoneId: cfg.zoneId, ChangeBatch: {Comment: i.comment ?? `clipper-ops ${ctx.runId}`, Changes: changes}}
+    return {
+      summary: `${fmtWeights(before)} → ${fmtWeights(want)} in one change batch`,
+      changes: ROLES.filter((r) => before[r] !== want[r]).map((r) => ({
+        action: 'update' as const,
+        target: `${cfg.name} ${cfg.type} [${cfg.targets[r].setIdentifier}] weight`,
+        before: before[r],
+        after: want[r],
+      })),
+      observed,
+      outputs: {before, after: want, ttlSeconds: ttl},
+      estimateMs: i.waitInsync ? 30_000 : 1_000,
+      worstCaseMs: i.waitInsync ? parseDuration(i.insyncTimeout)! : 10_000,
+      review: [
+        '| Record | Weight before | Weight after | Share after |',
+        '|---|---|---|---|',
+        ...ROLES.map((r, n) => `| ${cfg.name} ${cfg.type} \`${cfg.targets[r].setIdentifier}\` (${r}) | ${before[r] ?? '-'} | ${want[r]} | ${Math.round(shares([want.legacy, want.kubernetes])[n]! * 1000) / 10}% |`),
+        '',
+        'The exact change batch (each DELETE must match the live record exactly, so a concurrent edit is refused, not overwritten):',
+        '',
+        '```json',
+        JSON.stringify(batch, null, 2),
+        '```',
+      ].join('\n'),
+    }
+  },
+
+  async run(ctx, i) {
+    validateWeights(i)
+    const cfg = dnsConfig(ctx.environment)
+    const client = await route53(ctx.environment, 1)
+    const want = {legacy: i.legacy, kubernetes: i.kubernetes}
+    const pair = await livePair(ctx, cfg)
+    const before = liveWeights(pair)
+    const problems = blockingProblems(cfg, pair, i).filter((m) => !m.startsWith('both weights are 0'))
+    if (problems.length) throw new RunFailedError(`the live records are not safe to shift: ${problems.join('; ')}`, {code: 'UNSAFE_RECORDS'})
+    const changes = shiftChanges(cfg, pair, want, {convert: i.convert})
+    const ttl = effectiveTtl(cfg, pair)
+    if (changes.length === 0) {
+      ctx.log(`already ${fmtWeights(want)}; no change batch sent`)
+      return {summary: `already ${fmtWeights(want)}`, outputs: {before, after: want, ttlSeconds: ttl, changeId: null}, changes: [{action: 'none', target: `${cfg.name} ${cfg.type}`}]}
+    }
+    ctx.log(`sending one change batch: ${fmtWeights(before)} → ${fmtWeights(want)}`)
+    let changeId: string
+    const submittedAt = Date.now()
+    try {
+      const r = await submitChanges(client, cfg, changes, i.comment ?? `clipper-ops ${ctx.runId} ${ctx.stepId}`, {log: ctx.log, signal: ctx.signal})
+      changeId = r.changeId
+    } catch (error) {
+      if ((error as {name?: string}).name !== 'InvalidChangeBatch') throw error
+      // The DELETE did not match: the records changed since we read them. Maybe it was our own
+      // request (a retry after a lost answer); otherwise it was someone else, and we stop.
+      const now = await readPair(client, cfg, ctx.signal)
+      const live = liveWeights(now)
+      if (live.legacy === want.legacy && live.kubernetes === want.kubernetes) {
+        ctx.log('Route 53 refused the batch because the records are already as wanted (an earlier attempt went through)')
+        return {summary: `already ${fmtWeights(want)}`, outputs: {before, after: want, ttlSeconds: ttl, changeId: null}}
+      }
+      throw new RunFailedError(
+        `Route 53 refused the change batch: ${(error as Error).message}. The records changed since they were read (someone else's edit?): now ${fmtWeights(live)}. Nothing was changed by this step; check "clipper-ops dns status" before going on.`,
+        {code: 'CONCURRENT_EDIT'},
+      )
+    }
+    await ctx.note({changeId, submittedAt: new Date(submittedAt).toISOString()})
+    ctx.audit('dns.shift', {changeId, before, after: want, record: `${cfg.name} ${cfg.type}`})
+    const acceptedMs = Date.now() - submittedAt
+    let insyncMs: number | null = null
+    if (i.waitInsync) {
+      ctx.log(`change ${changeId} accepted; waiting for INSYNC`)
+      insyncMs = await waitInsync(client, changeId, {timeoutMs: parseDuration(i.insyncTimeout)!, log: ctx.log, signal: ctx.signal})
+    }
+    return {
+      summary: `${fmtWeights(before)} → ${fmtWeights(want)} (change ${changeId}${insyncMs !== null ? `, INSYNC after ${(insyncMs / 1000).toFixed(1)}s` : ''})`,
+      outputs: {before, after: want, ttlSeconds: ttl, changeId, acceptedMs, insyncMs, submittedAt: new Date(submittedAt).toISOString()},
+      changes: ROLES.filter((r) => before[r] !== want[r]).map((r) => ({action: 'update' as const, target: `${cfg.name} ${cfg.type} [${cfg.targets[r].setIdentifier}] weight`, before: before[r], after: want[r]})),
+    }
+  },
+
+  async reconcile(ctx, i) {
+    // Read the world: if the weights are as wanted, the batch went through; finish its INSYNC wait.
+    const cfg = dnsConfig(ctx.environment)
+    const client = await route53(ctx.environment, 1)
+    const pair = await withRetry('ListResourceRecordSets', () => readPair(client, cfg, ctx.signal), {log: ctx.log, signal: ctx.signal})
+    const live = liveWeights(pair)
+    if (live.legacy !== i.legacy || live.kubernetes !== i.kubernetes) return {done: false}
+    const changeId = ctx.previous.notes.changeId as string | undefined
+    let insyncMs: number | null = null
+    if (changeId && i.waitInsync) {
+      ctx.log(`weights are already as wanted; waiting for change ${changeId} to be INSYNC`)
+      insyncMs = await waitInsync(client, changeId, {timeoutMs: parseDuration(i.insyncTimeout)!, log: ctx.log, signal: ctx.signal})
+    }
+    return {
+      done: true,
+      summary: `already ${fmtWeights(live)} (found after the interruption${changeId ? `; change ${changeId}` : ''})`,
+      outputs: {before: live, after: live, ttlSeconds: effectiveTtl(cfg, pair), changeId: changeId ?? null, insyncMs},
+    }
+  },
+})

@@ -42,3 +42,53 @@ for (const r of rows) {
   const over = r === rows[0] ? '' : `+${(r.median - base).toFixed(0)} ms`
   console.log(`${r.label.padEnd(28)} ${`${r.median.toFixed(0)} ms`.padStart(9)} ${`${r.min.toFixed(0)} ms`.padStart(9)} ${`${r.max.toFixed(0)} ms`.padStart(9)} ${over.padStart(15)}`)
 }
+
+// --- the sandbox: `sandbox up` to ready, median of several starts -----------------------------
+const SANDBOX_RUNS = Number(process.env.BENCH_SANDBOX_RUNS ?? 5)
+const sbDir = mkdtempSync(join(tmpdir(), 'clipper-ops-bench-sandbox-'))
+const sbEnv = {...env, CLIPPER_OPS_STATE_DIR: join(sbDir, 'state')}
+const cliRun = (args) => {
+  const t = process.hrtime.bigint()
+  const r = spawnSync(process.execPath, [BIN, ...args], {cwd: sbDir, env: sbEnv, encoding: 'utf8'})
+  if (r.status !== 0) throw new Error(`clipper-ops ${args.join(' ')} exited ${r.status}: ${r.stderr}`)
+  return {ms: Number(process.hrtime.bigint() - t) / 1e6, stdout: r.stdout}
+}
+const ups = []
+for (let i = 0; i < SANDBOX_RUNS; i++) {
+  const up = cliRun(['sandbox', 'up', '--json'])
+  ups.push({wall: up.ms, ready: JSON.parse(up.stdout).readyMs})
+  cliRun(['sandbox', 'down'])
+}
+const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+console.log('')
+console.log(`sandbox up to ready, ${SANDBOX_RUNS} starts: median ${med(ups.map((u) => u.wall)).toFixed(0)} ms for the command (${med(ups.map((u) => u.ready)).toFixed(0)} ms inside the daemon); min ${Math.min(...ups.map((u) => u.wall)).toFixed(0)}, max ${Math.max(...ups.map((u) => u.wall)).toFixed(0)}`)
+
+// --- a rollback in the sandbox: where its time goes -------------------------------------------
+cliRun(['sandbox', 'up'])
+try {
+  cliRun(['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'])
+  const t0 = Date.now()
+  const r = cliRun(['rollback', '--env', 'sandbox', '--output', 'json'])
+  const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  const at = (pred) => Date.parse(events.find(pred)?.at)
+  const start = at((e) => e.type === 'run.attempt')
+  const end = at((e) => e.type === 'run.finished')
+  const shift = events.find((e) => e.type === 'step.succeeded' && e.stepId === 'weights')
+  const accepted = Date.parse(shift.outputs.submittedAt) + shift.outputs.acceptedMs
+  const ttlWait = events.find((e) => e.type === 'step.succeeded' && e.stepId === 'ttl').durationMs
+  const verify = events.find((e) => e.type === 'step.succeeded' && e.stepId === 'verify').durationMs
+  const insync = shift.outputs.insyncMs
+  const total = end - start
+  console.log('')
+  console.log(`rollback in the sandbox (TTL 5 s, Route 53 changes PENDING for 2 s):`)
+  console.log(`  command start → run start (Node, CLI, config, AWS identity, lock)  ${start - t0} ms`)
+  console.log(`  run start → change batch accepted                                 ${accepted - start} ms`)
+  console.log(`  change accepted → INSYNC (Route 53's own time)                     ${insync} ms`)
+  console.log(`  TTL wait (resolvers keep the old answer)                           ${ttlWait} ms`)
+  console.log(`  verify: users served by legacy (observation window)                ${verify} ms`)
+  console.log(`  whole rollback (run start → finished)                              ${total} ms`)
+  console.log(`  the tool's own share (whole − INSYNC − TTL − verify window)        ${total - insync - ttlWait - verify} ms`)
+} finally {
+  cliRun(['sandbox', 'down'])
+  rmSync(sbDir, {recursive: true, force: true})
+}

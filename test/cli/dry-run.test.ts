@@ -63,7 +63,7 @@ describe('--dry-run', () => {
     expect(r.stdout).toContain('check says not done yet')
     expect(r.stdout).toContain('ask Really?')
     expect(r.stdout).toContain('wait 1m30s')
-    expect(r.stdout).toContain('If make fails:')
+    expect(r.stdout).toContain('If any of make, note, read, ask or settle fails:')
     expect(r.stdout).toContain(`rm -f ${cwd}/made`)
     expect(r.stdout).toMatch(/Estimated time: 1m30s/)
   })

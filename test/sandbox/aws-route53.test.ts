@@ -305,4 +305,30 @@ describe('Route 53 rules moto does not enforce, enforced by the front', () => {
     const down = await check()
     expect(down[0]!.StatusReport!.Status).toMatch(/^Failure: Connection refused/)
   })
+
+  it('moves weights back to where they were (moto alone refuses a CREATE identical to one in its history)', async () => {
+    const plain = (w: number): ResourceRecordSet => ({Name: `back.${ZONE}`, Type: 'A', SetIdentifier: 'compose', Weight: w, TTL: 5, ResourceRecords: [{Value: '127.0.0.1'}]})
+    const alias = (w: number): ResourceRecordSet => ({
+      Name: `back.${ZONE}`,
+      Type: 'A',
+      SetIdentifier: 'k8s',
+      Weight: w,
+      AliasTarget: {DNSName: 'k8s-back.us-east-1.elb.amazonaws.com.', HostedZoneId: 'Z35SXDOTRQ7X7K', EvaluateTargetHealth: false},
+    })
+    await change([{Action: 'CREATE', ResourceRecordSet: plain(100)}, {Action: 'CREATE', ResourceRecordSet: alias(0)}])
+    for (const [a, b] of [[50, 50], [0, 100], [100, 0], [0, 100]] as const) {
+      const live = await records('back')
+      const cur = (id: string) => live.find((r) => r.SetIdentifier === id)!
+      await change([
+        {Action: 'DELETE', ResourceRecordSet: cur('compose')},
+        {Action: 'CREATE', ResourceRecordSet: plain(a)},
+        {Action: 'DELETE', ResourceRecordSet: cur('k8s')},
+        {Action: 'CREATE', ResourceRecordSet: alias(b)},
+      ])
+      expect((await records('back')).map((r) => [r.SetIdentifier, r.Weight])).toEqual([
+        ['compose', a],
+        ['k8s', b],
+      ])
+    }
+  })
 })

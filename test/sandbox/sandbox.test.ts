@@ -82,7 +82,7 @@ describe('seeded resources, read through the real SDK clients', () => {
     const cwm = await import('@aws-sdk/client-cloudwatch')
     const cw = new cwm.CloudWatchClient(await clients())
     const alarms = (await cw.send(new cwm.DescribeAlarmsCommand({AlarmNames: ['clipper-sandbox-5xx-rate', 'clipper-sandbox-p95-latency']}))).MetricAlarms!
-    expect(alarms.map((a) => [a.AlarmName, a.StateValue])).toEqual([
+    expect(alarms.map((a) => [a.AlarmName, a.StateValue]).sort()).toEqual([
       ['clipper-sandbox-5xx-rate', 'OK'],
       ['clipper-sandbox-p95-latency', 'OK'],
     ])

@@ -9,15 +9,16 @@
 import http, {type IncomingMessage, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {rmSync, writeFileSync} from 'node:fs'
-import {startAwsFront, type AwsFront} from './aws/front.js'
+// Only what starts moto is imported up front: moto (a Python process) is the slowest part to
+// get ready, so it starts first and the rest (AWS SDK clients included) loads meanwhile.
 import {startMoto, type MotoServer} from './aws/moto.js'
-import {startK8sStandIn, type K8sStandIn} from './k8s/server.js'
-import {writeSandboxFiles} from './files.js'
 import {SandboxLayout, type SandboxInfo} from './layout.js'
-import {startRouter, type Router} from './router.js'
-import {kubernetesHealthy, SANDBOX, seedAws, seedKubernetes, type SeedFacts} from './seed.js'
-import {DEFAULT_KNOBS, startStack, type Stack, type StackName} from './stacks.js'
-import {atomicWriteFile} from '../engine/state.js'
+import type {AwsFront} from './aws/front.js'
+import type {K8sStandIn} from './k8s/server.js'
+import type {Router} from './router.js'
+import type {PrometheusStandIn, SeriesValues} from './prometheus.js'
+import type {SeedFacts} from './seed.js'
+import type {Stack, StackName} from './stacks.js'
 
 interface World {
   moto: MotoServer
@@ -25,7 +26,22 @@ interface World {
   k8s: K8sStandIn
   stacks: Record<StackName, Stack>
   router: Router
+  prometheus: PrometheusStandIn
   facts: SeedFacts
+}
+
+/** The series the Prometheus stand-in serves, computed from the stacks' last minute of traffic. */
+function series(stacks: Record<StackName, Stack>, sandboxQueries: typeof import('./prometheus.js').sandboxQueries): SeriesValues {
+  const out: SeriesValues = {}
+  for (const s of Object.values(stacks)) {
+    const q = sandboxQueries(s.name)
+    const w = s.window(60)
+    // No traffic in the window is no data, as rate() over nothing is.
+    out[q.errorRatio] = w.requests ? w.errors / w.requests : undefined
+    out[q.p95Seconds] = w.p95Ms === undefined ? undefined : w.p95Ms / 1000
+    out[q.requestRate] = w.requests / 60
+  }
+  return out
 }
 
 function arg(name: string, fallback: number): number {
@@ -43,6 +59,18 @@ async function main(): Promise<void> {
   const mark = (what: string) => console.log(`${String(Date.now() - started).padStart(5)}ms ${what}`)
   // moto (a Python process) takes the longest to start: everything else starts meanwhile.
   const motoStarting = startMoto({logFile: layout.motoLog})
+  const [{startAwsFront}, {startK8sStandIn}, {writeSandboxFiles}, {startRouter}, {sandboxQueries, startPrometheusStandIn}, {kubernetesHealthy, SANDBOX, seedAws, seedKubernetes}, {DEFAULT_KNOBS, startStack}, {atomicWriteFile}] =
+    await Promise.all([
+      import('./aws/front.js'),
+      import('./k8s/server.js'),
+      import('./files.js'),
+      import('./router.js'),
+      import('./prometheus.js'),
+      import('./seed.js'),
+      import('./stacks.js'),
+      import('../engine/state.js'),
+    ])
+  mark('modules loaded')
   let k8s = await startK8sStandIn()
   const stacks: Record<StackName, Stack> = {
     legacy: await startStack('legacy'),
@@ -53,7 +81,12 @@ async function main(): Promise<void> {
   writeFileSync(layout.motoPid, String(moto.pid))
   mark(`moto ready (pid ${moto.pid})`)
   let front = await startAwsFront({upstream: moto.url, route53ChangeDelayMs: changeDelayMs, logFile: layout.awsRequests})
-  const world: World = {moto, front, k8s, stacks, router: undefined as never, facts: undefined as never}
+  const prometheus = await startPrometheusStandIn({series: () => series(stacks, sandboxQueries)})
+  const world: World = {moto, front, k8s, stacks, prometheus, router: undefined as never, facts: undefined as never}
+  const seed = async (w: World, ttlSeconds: number): Promise<SeedFacts> => {
+    seedKubernetes(w.k8s)
+    return seedAws({motoUrl: w.moto.url, ttl: ttlSeconds, stackPorts: {legacy: w.stacks.legacy.port, kubernetes: w.stacks.kubernetes.port}, backup: w.front.backup})
+  }
   world.facts = await seed(world, ttl)
   mark('seeded')
   world.router = await startRouter({
@@ -72,7 +105,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', () => resolve()))
   const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`
 
-  const urls = {aws: front.url, control: controlUrl, legacy: stacks.legacy.url, kubernetes: stacks.kubernetes.url, public: world.router.url}
+  const urls = {aws: front.url, control: controlUrl, legacy: stacks.legacy.url, kubernetes: stacks.kubernetes.url, public: world.router.url, prometheus: prometheus.url}
   await k8s.writeKubeconfig(layout.kubeconfig, {context: 'sandbox', namespace: SANDBOX.namespace})
   await writeSandboxFiles(layout, world.facts, urls, ttl)
   mark('files written')
@@ -95,6 +128,7 @@ async function main(): Promise<void> {
     environment: 'sandbox',
     stacks: {legacy: stacks.legacy.url, kubernetes: stacks.kubernetes.url},
     publicUrl: world.router.url,
+    prometheusUrl: prometheus.url,
     hostedZoneId: world.facts.hostedZoneId,
     recordName: SANDBOX.record,
     ttl,
@@ -110,7 +144,7 @@ async function main(): Promise<void> {
     stopping = true
     console.log(`stopping (${why})`)
     const timer = setTimeout(() => process.exit(1), 5000)
-    await Promise.allSettled([control.close(), world.router.close(), world.stacks.legacy.close(), world.stacks.kubernetes.close(), world.front.close(), world.k8s.close()])
+    await Promise.allSettled([control.close(), world.router.close(), world.prometheus.close(), world.stacks.legacy.close(), world.stacks.kubernetes.close(), world.front.close(), world.k8s.close()])
     await world.moto.stop()
     for (const f of [layout.info, layout.daemonPid, layout.motoPid]) rmSync(f, {force: true})
     clearTimeout(timer)
@@ -129,7 +163,10 @@ async function main(): Promise<void> {
     await world.k8s.close()
     world.front = front = await startAwsFront({upstream: moto.url, port: frontPort, route53ChangeDelayMs: changeDelayMs, logFile: layout.awsRequests})
     world.k8s = k8s = await startK8sStandIn({port: k8sPort})
-    for (const s of Object.values(world.stacks)) await s.set({...DEFAULT_KNOBS})
+    for (const s of Object.values(world.stacks)) {
+      await s.set({...DEFAULT_KNOBS})
+      s.resetStats()
+    }
     world.facts = await seed(world, ttl)
     world.router.flush()
     await writeSandboxFiles(layout, world.facts, urls, ttl)
@@ -138,10 +175,6 @@ async function main(): Promise<void> {
   }
 }
 
-async function seed(world: Omit<World, 'facts' | 'router'>, ttl: number): Promise<SeedFacts> {
-  seedKubernetes(world.k8s)
-  return seedAws({motoUrl: world.moto.url, ttl, stackPorts: {legacy: world.stacks.legacy.port, kubernetes: world.stacks.kubernetes.port}, backup: world.front.backup})
-}
 
 function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {

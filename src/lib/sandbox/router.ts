@@ -20,7 +20,7 @@ export interface Router {
   url: string
   port: number
   /** The weights the "resolver" currently holds, and until when. */
-  view(): {weights: Record<string, number>; expiresAt: number}
+  view(): {weights: Record<string, number>; expiresAt: number; fetchedAt: number}
   /** Forget the cached answer (sandbox reset). */
   flush(): void
   close(): Promise<void>
@@ -40,10 +40,12 @@ export interface RouterOptions {
 export async function startRouter(o: RouterOptions): Promise<Router> {
   const {Route53Client, ListResourceRecordSetsCommand} = await import('@aws-sdk/client-route-53')
   const r53 = new Route53Client({region: o.region, endpoint: o.motoUrl, credentials: {accessKeyId: 'sandbox', secretAccessKey: 'sandbox'}})
-  let cache: {weights: Record<string, number>; expiresAt: number} = {weights: {}, expiresAt: 0}
+  let cache: {weights: Record<string, number>; expiresAt: number; fetchedAt: number} = {weights: {}, expiresAt: 0, fetchedAt: 0}
   let refreshing: Promise<void> | undefined
 
   const refresh = async () => {
+    // The answer is as old as the question: it may predate a change made while it was in flight.
+    const asked = Date.now()
     const name = o.recordName.endsWith('.') ? o.recordName : `${o.recordName}.`
     const r = await r53.send(new ListResourceRecordSetsCommand({HostedZoneId: o.zoneId(), StartRecordName: name, StartRecordType: o.recordType as never, MaxItems: 20}))
     const weights: Record<string, number> = {}
@@ -55,13 +57,21 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
       const target = o.targets.find((t) => t.setIdentifier === rr.SetIdentifier)
       ttl = Math.min(ttl, rr.TTL ?? target?.ttlSeconds ?? 60)
     }
-    cache = {weights, expiresAt: Date.now() + ttl * 1000}
+    cache = {weights, expiresAt: asked + ttl * 1000, fetchedAt: asked}
   }
 
+  // A resolver never answers from a record older than its TTL; like resolvers that prefetch,
+  // it asks again in the background once half the TTL has passed, so that traffic rarely waits
+  // for a lookup (and a slow moto does not look like slow stacks).
   const resolve = async (): Promise<Record<string, number>> => {
-    if (Date.now() >= cache.expiresAt) {
+    const now = Date.now()
+    if (now >= cache.expiresAt) {
       refreshing ??= refresh().finally(() => (refreshing = undefined))
       await refreshing
+    } else if (now >= (cache.fetchedAt + cache.expiresAt) / 2 && !refreshing) {
+      refreshing = refresh()
+        .catch(() => undefined)
+        .finally(() => (refreshing = undefined))
     }
     return cache.weights
   }
@@ -121,7 +131,7 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     url: `http://${o.host ?? '127.0.0.1'}:${port}`,
     port,
     view: () => ({...cache}),
-    flush: () => void (cache = {weights: {}, expiresAt: 0}),
+    flush: () => void (cache = {weights: {}, expiresAt: 0, fetchedAt: 0}),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

@@ -55,17 +55,17 @@ async function seedRoute53(o: SeedOptions, common: Common): Promise<Pick<SeedFac
   const r53 = new r53m.Route53Client(common)
   const zone = await r53.send(new r53m.CreateHostedZoneCommand({Name: SANDBOX.zone, CallerReference: randomUUID(), HostedZoneConfig: {Comment: 'Clipper public zone (sandbox)', PrivateZone: false}}))
   const hostedZoneId = zone.HostedZone!.Id!.replace('/hostedzone/', '')
-  const healthCheck = async (port: number, name: string) => {
+  const healthCheck = async (port: number) => {
     const hc = await r53.send(
       new r53m.CreateHealthCheckCommand({
         CallerReference: randomUUID(),
         HealthCheckConfig: {Type: 'HTTP', IPAddress: '127.0.0.1', Port: port, ResourcePath: '/health', RequestInterval: 10, FailureThreshold: 3},
       }),
     )
-    await r53.send(new r53m.ChangeTagsForResourceCommand({ResourceType: 'healthcheck', ResourceId: hc.HealthCheck!.Id!, AddTags: [{Key: 'Name', Value: name}]}))
     return hc.HealthCheck!.Id!
   }
-  const healthChecks = {legacy: await healthCheck(o.stackPorts.legacy, 'clipper-legacy'), kubernetes: await healthCheck(o.stackPorts.kubernetes, 'clipper-k8s')}
+  const [legacyCheck, kubernetesCheck] = await Promise.all([healthCheck(o.stackPorts.legacy), healthCheck(o.stackPorts.kubernetes)])
+  const healthChecks = {legacy: legacyCheck, kubernetes: kubernetesCheck}
   await r53.send(
     new r53m.ChangeResourceRecordSetsCommand({
       HostedZoneId: hostedZoneId,
@@ -123,92 +123,99 @@ async function seedEks(common: Common): Promise<void> {
 }
 
 async function seedData(o: SeedOptions, common: Common): Promise<Pick<SeedFacts, 'dbArn' | 'recoveryPoints'>> {
-  const rdsm = await import('@aws-sdk/client-rds')
+  const [rdsm, bm] = await Promise.all([import('@aws-sdk/client-rds'), import('@aws-sdk/client-backup')])
   const rds = new rdsm.RDSClient(common)
-  const db = await rds.send(
-    new rdsm.CreateDBInstanceCommand({
-      DBInstanceIdentifier: SANDBOX.db,
-      Engine: 'postgres',
-      EngineVersion: '16.4',
-      DBInstanceClass: 'db.t4g.medium',
-      AllocatedStorage: 20,
-      MaxAllocatedStorage: 100,
-      StorageType: 'gp3',
-      StorageEncrypted: true,
-      MasterUsername: 'clipper',
-      // moto needs one; it is not a secret (nothing listens), and it is never printed.
-      MasterUserPassword: randomUUID(),
-      BackupRetentionPeriod: 7,
-      MultiAZ: false,
-      DBName: 'clipper',
-    }),
-  )
-  const dbArn = db.DBInstance!.DBInstanceArn!
-  await rds.send(new rdsm.CreateDBSnapshotCommand({DBInstanceIdentifier: SANDBOX.db, DBSnapshotIdentifier: 'clipper-sandbox-before-cutover'}))
-  rds.destroy()
-
-  const bm = await import('@aws-sdk/client-backup')
   const backup = new bm.BackupClient(common)
-  await backup.send(new bm.CreateBackupVaultCommand({BackupVaultName: SANDBOX.vault}))
-  const plan = await backup.send(
-    new bm.CreateBackupPlanCommand({
-      BackupPlan: {
-        BackupPlanName: SANDBOX.plan,
-        Rules: [{RuleName: 'daily', TargetBackupVaultName: SANDBOX.vault, ScheduleExpression: 'cron(0 2 * * ? *)', Lifecycle: {DeleteAfterDays: 7}}],
-      },
-    }),
-  )
-  await backup.send(
-    new bm.CreateBackupSelectionCommand({
-      BackupPlanId: plan.BackupPlanId!,
-      BackupSelection: {SelectionName: 'clipper-rds', IamRoleArn: `arn:aws:iam::${SANDBOX.account}:role/service-role/AWSBackupDefaultServiceRole`, Resources: [dbArn]},
-    }),
-  ).catch(() => undefined) // moto may not know selections; the plan and its vault are what runbooks read
-  backup.destroy()
-  const recoveryPoints: string[] = []
+  // The database and the backup vault and plan do not depend on each other: make them at once.
+  const [db, plan] = await Promise.all([
+    rds.send(
+      new rdsm.CreateDBInstanceCommand({
+        DBInstanceIdentifier: SANDBOX.db,
+        Engine: 'postgres',
+        EngineVersion: '16.4',
+        DBInstanceClass: 'db.t4g.medium',
+        AllocatedStorage: 20,
+        MaxAllocatedStorage: 100,
+        StorageType: 'gp3',
+        StorageEncrypted: true,
+        MasterUsername: 'clipper',
+        // moto needs one; it is not a secret (nothing listens), and it is never printed.
+        MasterUserPassword: randomUUID(),
+        BackupRetentionPeriod: 7,
+        MultiAZ: false,
+        DBName: 'clipper',
+      }),
+    ),
+    backup.send(new bm.CreateBackupVaultCommand({BackupVaultName: SANDBOX.vault})).then(() =>
+      backup.send(
+        new bm.CreateBackupPlanCommand({
+          BackupPlan: {
+            BackupPlanName: SANDBOX.plan,
+            Rules: [{RuleName: 'daily', TargetBackupVaultName: SANDBOX.vault, ScheduleExpression: 'cron(0 2 * * ? *)', Lifecycle: {DeleteAfterDays: 7}}],
+          },
+        }),
+      ),
+    ),
+  ])
+  const dbArn = db.DBInstance!.DBInstanceArn!
   // Daily points for three days, and one from a few minutes ago (inside the 15-minute RPO).
-  for (const ago of [3 * 86_400_000, 2 * 86_400_000, 86_400_000, 5 * 60_000]) {
-    const p = await o.backup.seedRecoveryPoint({backupVaultName: SANDBOX.vault, resourceArn: dbArn, creationDate: new Date(Date.now() - ago)})
-    recoveryPoints.push(p.RecoveryPointArn)
-  }
-  return {dbArn, recoveryPoints}
+  const [, , ...points] = await Promise.all([
+    rds.send(new rdsm.CreateDBSnapshotCommand({DBInstanceIdentifier: SANDBOX.db, DBSnapshotIdentifier: 'clipper-sandbox-before-cutover'})),
+    backup
+      .send(
+        new bm.CreateBackupSelectionCommand({
+          BackupPlanId: plan.BackupPlanId!,
+          BackupSelection: {SelectionName: 'clipper-rds', IamRoleArn: `arn:aws:iam::${SANDBOX.account}:role/service-role/AWSBackupDefaultServiceRole`, Resources: [dbArn]},
+        }),
+      )
+      .catch(() => undefined), // moto may not know selections; the plan and its vault are what runbooks read
+    ...[3 * 86_400_000, 2 * 86_400_000, 86_400_000, 5 * 60_000].map((ago) =>
+      o.backup.seedRecoveryPoint({backupVaultName: SANDBOX.vault, resourceArn: dbArn, creationDate: new Date(Date.now() - ago)}),
+    ),
+  ])
+  rds.destroy()
+  backup.destroy()
+  return {dbArn, recoveryPoints: points.map((p) => (p as {RecoveryPointArn: string}).RecoveryPointArn)}
 }
 
 async function seedAlarms(common: Common): Promise<void> {
   const cwm = await import('@aws-sdk/client-cloudwatch')
   const cw = new cwm.CloudWatchClient(common)
   const lb = 'app/k8s-clipper-ingress/1234567890abcdef'
-  await cw.send(
-    new cwm.PutMetricAlarmCommand({
-      AlarmName: SANDBOX.alarms[0],
-      AlarmDescription: 'Clipper 5xx responses above the 0.1% error budget',
-      Namespace: 'AWS/ApplicationELB',
-      MetricName: 'HTTPCode_Target_5XX_Count',
-      Dimensions: [{Name: 'LoadBalancer', Value: lb}],
-      Statistic: 'Sum',
-      Period: 60,
-      EvaluationPeriods: 3,
-      Threshold: 10,
-      ComparisonOperator: 'GreaterThanThreshold',
-      TreatMissingData: 'notBreaching',
-    }),
-  )
-  await cw.send(
-    new cwm.PutMetricAlarmCommand({
-      AlarmName: SANDBOX.alarms[1],
-      AlarmDescription: 'Clipper p95 latency above 200 ms',
-      Namespace: 'AWS/ApplicationELB',
-      MetricName: 'TargetResponseTime',
-      Dimensions: [{Name: 'LoadBalancer', Value: lb}],
-      ExtendedStatistic: 'p95',
-      Period: 60,
-      EvaluationPeriods: 3,
-      Threshold: 0.2,
-      ComparisonOperator: 'GreaterThanThreshold',
-      TreatMissingData: 'notBreaching',
-    }),
-  )
-  for (const name of SANDBOX.alarms) await cw.send(new cwm.SetAlarmStateCommand({AlarmName: name, StateValue: 'OK', StateReason: 'sandbox seed: healthy'}))
+  await Promise.all([
+    cw.send(
+      new cwm.PutMetricAlarmCommand({
+        AlarmName: SANDBOX.alarms[0],
+        AlarmDescription: 'Clipper 5xx responses above the 0.1% error budget',
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: 'HTTPCode_Target_5XX_Count',
+        Dimensions: [{Name: 'LoadBalancer', Value: lb}],
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 3,
+        Threshold: 10,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      }),
+    ),
+    cw.send(
+      new cwm.PutMetricAlarmCommand({
+        AlarmName: SANDBOX.alarms[1],
+        AlarmDescription: 'Clipper p95 latency above 200 ms',
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: 'TargetResponseTime',
+        Dimensions: [{Name: 'LoadBalancer', Value: lb}],
+        ExtendedStatistic: 'p95',
+        Period: 60,
+        EvaluationPeriods: 3,
+        Threshold: 0.2,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      }),
+    ),
+  ])
+  // moto starts alarms in OK (AWS would say INSUFFICIENT_DATA until the first datapoints): the
+  // healthy state the sandbox wants, without a SetAlarmState each.
   cw.destroy()
 }
 

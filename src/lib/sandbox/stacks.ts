@@ -32,6 +32,8 @@ export interface Stack {
   /** Totals since start, and per-second buckets of the last two minutes. */
   totals: {requests: number; errors: number}
   window(seconds: number): {requests: number; errors: number; p95Ms: number | undefined}
+  /** Forget the traffic seen so far (sandbox reset: a fresh world has no history). */
+  resetStats(): void
   close(): Promise<void>
 }
 
@@ -142,6 +144,11 @@ export async function startStack(
       const latencies = recent.flatMap((b) => b.latencies).sort((a, b) => a - b)
       const p95 = latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil(0.95 * latencies.length) - 1)] : undefined
       return {requests: recent.reduce((a, b) => a + b.requests, 0), errors: recent.reduce((a, b) => a + b.errors, 0), p95Ms: p95}
+    },
+    resetStats() {
+      buckets.length = 0
+      totals.requests = 0
+      totals.errors = 0
     },
     async close() {
       if (server.listening) await stop()

@@ -96,7 +96,7 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
       return send(res, faultAnswer(answering.kind, info, req))
     }
 
-    if (info.service === 'route53' && info.operation === 'ChangeResourceRecordSets') return changeRecordSets(req, res, info, body)
+    if (info.service === 'route53' && info.operation === 'ChangeResourceRecordSets') return changeRecordSets(req, res, info, entry, body)
     if (info.service === 'route53' && info.operation === 'GetChange') {
       const answer = changes.getChange(info.params.Id ?? '')
       if (answer) return send(res, answer)
@@ -123,9 +123,13 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
    * Checks a change batch the way Route 53 does before moto sees it. Per zone, one batch at a time,
    * so a batch is judged against the zone as the previous one left it.
    */
-  async function changeRecordSets(req: IncomingMessage, res: ServerResponse, info: OperationInfo, alreadyRead?: Buffer): Promise<void> {
+  async function changeRecordSets(req: IncomingMessage, res: ServerResponse, info: OperationInfo, entry: RequestLogEntry, alreadyRead?: Buffer): Promise<void> {
     const body = alreadyRead ?? (await readBody(req))
     const batch = parseChangeBatch(body.toString('utf8'))
+    // The log says what each batch touched, so a test can count the batches that moved a record.
+    if (batch) {
+      entry.changes = batch.changes.map((c) => `${c.action} ${c.record.name} ${c.record.type}${c.record.setIdentifier ? ` ${c.record.setIdentifier}` : ''}${c.record.weight !== undefined ? ` w=${c.record.weight}` : ''}`)
+    }
     const zoneId = stripZoneId(info.params.HostedZoneId ?? '')
     const rewrite = (xml: string): string => changes.rewriteChangeInfo(xml, batch?.comment)
     if (!batch || !zoneId) return proxy(req, res, info, body, rewrite)
@@ -136,7 +140,11 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
       if (!zone) return proxy(req, res, info, body, rewrite)
       const verdict = await validateChangeBatch(zone, batch.changes, (id) => readZone(client, id))
       if (!verdict.ok) return send(res, route53Error(verdict.code, verdict.message))
-      await proxy(req, res, info, body, rewrite)
+      // moto refuses a CREATE identical to one in its change history while any record of that
+      // name and type exists ("already exists" when moving weights back to where they were).
+      // The batch is checked above, so each CREATE makes a record that does not exist: as an
+      // UPSERT, moto does exactly that.
+      await proxy(req, res, info, Buffer.from(body.toString('utf8').replace(/<Action>CREATE<\/Action>/g, '<Action>UPSERT</Action>')), rewrite)
     })
   }
 

@@ -16,6 +16,8 @@ export interface RequestLogEntry {
   mutating: boolean
   /** The fault injected into this request, if any (e.g. "throttle", "latency:200ms"). */
   fault?: string
+  /** For Route 53 change batches: what each change touches, e.g. "DELETE clpr.tv. A compose w=100". */
+  changes?: string[]
 }
 
 export class RequestLog {

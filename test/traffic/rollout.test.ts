@@ -1,0 +1,150 @@
+/**
+ * The cutover and its rollback, end to end against the sandbox, driving the built CLI: weights
+ * read back from Route 53 after each run, a Kubernetes stack that fails at the 50% step sending
+ * all traffic back by itself, a dry run that sends no mutating call, throttling on Route 53, and
+ * one operator at a time through the Route 53 lock.
+ */
+import {readdirSync} from 'node:fs'
+import {describe, expect, test} from 'vitest'
+import {readJournal, startCli, waitFor} from '../helpers/cli.js'
+import {useSandbox} from '../helpers/sandbox.js'
+
+const sandbox = useSandbox({ttl: 1, changeDelayMs: 300})
+
+async function weights(): Promise<{legacy?: number; kubernetes?: number}> {
+  const sb = sandbox()
+  const r = await sb.cli(['dns', 'status', '--env', 'sandbox', '--json'])
+  expect(r.code, r.stderr).toBe(0)
+  const s = JSON.parse(r.stdout) as {records: {role: 'legacy' | 'kubernetes' | null; weight: number}[]}
+  return Object.fromEntries(s.records.filter((x) => x.role).map((x) => [x.role, x.weight]))
+}
+
+/** Change batches that moved the public record (not the lock's TXT record). */
+async function shiftBatches(since: string) {
+  const log = await sandbox().requests(since)
+  return log.filter((e) => e.operation === 'ChangeResourceRecordSets' && e.status === 200 && e.changes?.some((c) => c.includes(' clpr.tv. A ')))
+}
+
+function newestRun(stateDir: string): string {
+  return readdirSync(`${stateDir}/runs`).sort().at(-1)!
+}
+
+describe('rollout and rollback in the sandbox', () => {
+  test('a dry run reads live state, prints the change batches and the rollback, and sends no mutating call', async () => {
+    const sb = sandbox()
+    const since = new Date().toISOString()
+    const r = await sb.cli(['rollout', '--env', 'sandbox', '--dry-run', '--output', 'markdown', '--bake', '1s'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('`compose` (legacy) | 100 | 90 | 90% |')
+    expect(r.stdout).toContain('"Action": "DELETE"')
+    expect(r.stdout).toContain('### Rollback plan')
+    expect(r.stdout).toMatch(/If any of `shift\[10\]\.ttl`, `shift\[10\]\.bake`.* fails:/)
+    const log = await sb.requests(since)
+    expect(log.some((e) => e.operation === 'ListResourceRecordSets')).toBe(true)
+    expect(log.filter((e) => e.mutating)).toEqual([])
+    const rb = await sb.cli(['rollback', '--env', 'sandbox', '--dry-run'])
+    expect(rb.code, rb.stderr).toBe(0)
+    expect(rb.stdout).toMatch(/Deadline 30m: the worst case fits/)
+    expect((await sb.requests(since)).filter((e) => e.mutating)).toEqual([])
+  })
+
+  test('a full rollout reaches 100% with every gate passing; a rollback returns 100% to legacy', async () => {
+    const sb = sandbox()
+    const since = new Date().toISOString()
+    const r = await sb.cli(['rollout', '--env', 'sandbox', '--bake', '1s', '--json'], {timeoutMs: 120_000})
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout)
+    expect(out.status).toBe('succeeded')
+    const bakes = out.steps.filter((s: {id: string}) => s.id.endsWith('.bake'))
+    expect(bakes).toHaveLength(3)
+    for (const b of bakes) expect(b.outputs.gates.map((g: {result: string}) => g.result)).toEqual(['pass', 'pass', 'pass', 'pass'])
+    expect(await weights()).toEqual({legacy: 0, kubernetes: 100})
+    expect(await shiftBatches(since)).toHaveLength(3)
+    // Who did it: the local user and the AWS caller identity, in the audit trail.
+    const {readFileSync} = await import('node:fs')
+    const audit = readFileSync(`${sb.stateDir}/audit.jsonl`, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    const shifts = audit.filter((a) => a.action === 'dns.shift')
+    expect(shifts).toHaveLength(3)
+    expect(shifts[0].who.aws).toMatch(/^arn:aws:(iam|sts)::123456789012:/)
+
+    const back = await sb.cli(['rollback', '--env', 'sandbox', '--json'], {timeoutMs: 120_000})
+    expect(back.code, back.stdout + back.stderr).toBe(0)
+    const rb = JSON.parse(back.stdout)
+    expect(rb.status).toBe('succeeded')
+    expect(rb.deadline.budgetMs).toBe(30 * 60_000)
+    expect(rb.durationMs).toBeLessThan(rb.deadline.budgetMs)
+    expect(rb.steps.find((s: {id: string}) => s.id === 'verify').outputs.servedBy).toEqual({legacy: expect.any(Number)})
+    expect(await weights()).toEqual({legacy: 100, kubernetes: 0})
+  })
+
+  test('a Kubernetes stack that fails at the 50% step: the gates stop the rollout, traffic goes back to legacy, exit 1', async () => {
+    const sb = sandbox()
+    const {child, done} = startCli(['rollout', '--env', 'sandbox', '--bake', '3s', '--state-dir', sb.stateDir], {cwd: sb.cwd, timeoutMs: 120_000})
+    const runId = await waitFor(() => {
+      try {
+        const id = newestRun(sb.stateDir)
+        return readJournal(sb.stateDir, id).some((e) => e.type === 'run.attempt' && e.pid === child.pid) ? id : undefined
+      } catch {
+        return undefined
+      }
+    })
+    await waitFor(() => readJournal(sb.stateDir, runId).some((e) => e.type === 'step.succeeded' && e.stepId === 'shift[50].weights'), 60_000, 'the 50% shift')
+    expect((await sb.cli(['sandbox', 'fault', '--stack', 'kubernetes', '--error-rate', '1'])).code).toBe(0)
+    const r = await done
+    await sb.cli(['sandbox', 'fault', '--clear'])
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toContain('shift[50].bake')
+    expect(r.stderr).toMatch(/gate/)
+    expect(r.stderr).toContain('Shift traffic back (legacy)')
+    expect(r.stderr).toContain('its compensating steps ran')
+    expect(await weights()).toEqual({legacy: 100, kubernetes: 0})
+    const show = JSON.parse((await sb.cli(['runs', 'show', runId, '--json'])).stdout)
+    expect(show.failure).toMatchObject({stepId: 'shift[50].bake', compensated: true})
+    expect(show.steps.find((s: {id: string}) => s.id === 'shift[50].bake.on-failure.shift-back').status).toBe('succeeded')
+    expect(show.steps.find((s: {id: string}) => s.id === 'shift[100].weights').status).toBe('pending')
+  })
+
+  test('throttling and PriorRequestNotComplete on Route 53: the rollout still completes', async () => {
+    const sb = sandbox()
+    // A fresh world: the failed stack's errors of the last minute would fail the error-ratio gate.
+    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    const since = new Date().toISOString()
+    await sb.cli(['sandbox', 'fault', '--api', 'route53:ChangeResourceRecordSets', '--throttle', '2'])
+    await sb.cli(['sandbox', 'fault', '--api', 'route53:GetChange', '--prior-request-not-complete', '2'])
+    await sb.cli(['sandbox', 'fault', '--api', 'route53:ListResourceRecordSets', '--throttle', '1'])
+    const r = await sb.cli(['rollout', '--env', 'sandbox', '--steps', '50,100', '--bake', '1s'], {timeoutMs: 120_000})
+    await sb.cli(['sandbox', 'fault', '--clear'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(await weights()).toEqual({legacy: 0, kubernetes: 100})
+    const log = await sb.requests(since)
+    expect(log.filter((e) => e.status === 400 && e.fault === 'throttle').length).toBeGreaterThanOrEqual(3)
+    expect(log.filter((e) => e.status === 400 && e.fault === 'priorRequestNotComplete').length).toBe(2)
+    expect(await shiftBatches(since)).toHaveLength(2)
+  })
+
+  test('one operator at a time: a second rollout while one runs is refused, naming the holder of the Route 53 lock', async () => {
+    const sb = sandbox()
+    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    const first = startCli(['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '4s', '--state-dir', sb.stateDir], {cwd: sb.cwd, timeoutMs: 120_000})
+    const runId = await waitFor(() => {
+      try {
+        const id = newestRun(sb.stateDir)
+        return readJournal(sb.stateDir, id).some((e) => e.type === 'run.attempt' && e.pid === first.child.pid) ? id : undefined
+      } catch {
+        return undefined
+      }
+    })
+    const second = await sb.cli(['rollout', '--env', 'sandbox'])
+    expect(second.code).toBe(1)
+    expect(second.stderr).toContain('sandbox is locked (Route 53 TXT _clipper-ops-lock.clpr.tv.')
+    expect(second.stderr).toContain(`for run ${runId} (cutover)`)
+    expect(second.stderr).toContain(`pid ${first.child.pid}`)
+    const unlock = await sb.cli(['runs', 'unlock', 'sandbox'])
+    expect(unlock.code).toBe(2)
+    expect(unlock.stderr).toContain('The holder looks alive')
+    expect((await first.done).code).toBe(0)
+    // Released: nothing holds it now.
+    const after = await sb.cli(['runs', 'unlock', 'sandbox', '--json'])
+    expect(JSON.parse(after.stdout)).toMatchObject({locked: false})
+  })
+})

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {OpsCommand} from '../lib/command.js'
-import {launch, resolveTarget} from '../lib/engine/launch.js'
+import {launch, launchFlags, resolveTarget} from '../lib/engine/launch.js'
 import {runFlags} from '../lib/flags.js'
 
 export default class Rollback extends OpsCommand<typeof Rollback> {
@@ -28,11 +28,7 @@ Exit codes: 0 rolled back, 1 a step failed (the message says what state the worl
     const stateDir = this.stateDir(f['state-dir'])
     const params = {servedByHeader: f['served-by-header'], servedByValue: f['served-by-value'], verifyFor: f['verify-for']}
     const target = await resolveTarget('rollback', params, {env: f.env, config: f.config, stateDir})
-    const res = await launch(target, {...f, dryRun: f['dry-run'], noInput: f['no-input'], stateDir, savePlan: f['save-plan'], json: this.jsonEnabled()})
-    if (res.exitCode !== 0) {
-      if (this.jsonEnabled()) this.logJson(res.json)
-      this.exit(res.exitCode)
-    }
-    return res.json
+    const res = await launch(target, launchFlags(f, stateDir, this.jsonEnabled()))
+    return this.finishRun(res)
   }
 }

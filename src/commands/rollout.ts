@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {OpsCommand} from '../lib/command.js'
-import {launch, resolveTarget} from '../lib/engine/launch.js'
+import {launch, launchFlags, resolveTarget} from '../lib/engine/launch.js'
 import {UsageError} from '../lib/errors.js'
 import {runFlags} from '../lib/flags.js'
 import {parseDuration} from '../lib/util/duration.js'
@@ -39,12 +39,8 @@ Exit codes: 0 rolled out, 1 stopped (traffic shifted back) or refused, 2 bad fla
     }
     const stateDir = this.stateDir(f['state-dir'])
     const target = await resolveTarget('cutover', params, {env: f.env, config: f.config, stateDir})
-    const res = await launch(target, {...f, dryRun: f['dry-run'], noInput: f['no-input'], stateDir, savePlan: f['save-plan'], json: this.jsonEnabled()})
-    if (res.exitCode !== 0) {
-      if (this.jsonEnabled()) this.logJson(res.json)
-      this.exit(res.exitCode)
-    }
-    return res.json
+    const res = await launch(target, launchFlags(f, stateDir, this.jsonEnabled()))
+    return this.finishRun(res)
   }
 }
 

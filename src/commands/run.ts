@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {OpsCommand} from '../lib/command.js'
-import {launch, parseParamFlags, resolveTarget} from '../lib/engine/launch.js'
+import {launch, launchFlags, parseParamFlags, resolveTarget} from '../lib/engine/launch.js'
 import {paramFlag, runFlags} from '../lib/flags.js'
 
 export default class Run extends OpsCommand<typeof Run> {
@@ -26,22 +26,7 @@ Exit codes: 0 the run succeeded (or the dry run was made), 1 the run failed or w
     const f = this.flags
     const stateDir = this.stateDir(f['state-dir'])
     const target = await resolveTarget(this.args.runbook, parseParamFlags(f.param), {env: f.env, config: f.config, stateDir})
-    const res = await launch(target, {
-      env: f.env,
-      config: f.config,
-      dryRun: f['dry-run'],
-      output: f.output,
-      yes: f.yes,
-      noInput: f['no-input'],
-      stateDir,
-      savePlan: f['save-plan'],
-      plan: f.plan,
-      json: this.jsonEnabled(),
-    })
-    if (res.exitCode !== 0) {
-      if (this.jsonEnabled()) this.logJson(res.json)
-      this.exit(res.exitCode)
-    }
-    return res.json
+    const res = await launch(target, launchFlags(f, stateDir, this.jsonEnabled()))
+    return this.finishRun(res)
   }
 }

@@ -40,6 +40,18 @@ export abstract class OpsCommand<T extends typeof Command> extends Command {
     this.log(message)
   }
 
+  /**
+   * End a command that ran a runbook: its result is the --json output either way; a run that
+   * did not succeed exits with its code (1 failed, 130 interrupted) after printing it.
+   */
+  protected finishRun(res: {exitCode: number; json: unknown}): unknown {
+    if (res.exitCode !== 0) {
+      if (this.jsonEnabled()) this.logJson(res.json)
+      this.exit(res.exitCode)
+    }
+    return res.json
+  }
+
   protected note(message: string): void {
     if (!this.jsonEnabled()) process.stderr.write(`${message}\n`)
   }

@@ -4,40 +4,15 @@
  * change batch per step (the sandbox's request log says what every batch touched), and the dead
  * run takes its own Route 53 lock back. A dead run's expired lock is broken only on purpose.
  */
-import {readdirSync, readFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {describe, expect, test} from 'vitest'
-import {readJournal, startCli, waitFor} from '../helpers/cli.js'
+import {readJournal, waitFor} from '../helpers/cli.js'
+import {liveWeights, shiftBatches, startRunInBackground} from '../helpers/traffic.js'
 import {useSandbox} from '../helpers/sandbox.js'
 
 const sandbox = useSandbox({ttl: 1, changeDelayMs: 1500})
 
-async function weights(): Promise<Record<string, number>> {
-  const r = await sandbox().cli(['dns', 'status', '--env', 'sandbox', '--json'])
-  const s = JSON.parse(r.stdout) as {records: {role: string | null; weight: number}[]}
-  return Object.fromEntries(s.records.filter((x) => x.role).map((x) => [x.role, x.weight]))
-}
-
-async function shiftBatches(since: string) {
-  return (await sandbox().requests(since)).filter(
-    (e) => e.operation === 'ChangeResourceRecordSets' && e.status === 200 && e.changes?.some((c) => c.includes(' clpr.tv. A ')),
-  )
-}
-
-async function startRollout(extraEnv: NodeJS.ProcessEnv = {}) {
-  const sb = sandbox()
-  const before = new Set(readdirSafe(`${sb.stateDir}/runs`))
-  const run = startCli(['rollout', '--env', 'sandbox', '--steps', '50,100', '--bake', '1s', '--state-dir', sb.stateDir], {cwd: sb.cwd, env: extraEnv, timeoutMs: 120_000})
-  const runId = await waitFor(() => readdirSafe(`${sb.stateDir}/runs`).find((id) => !before.has(id)), 30_000, 'the run directory')
-  return {...run, runId}
-}
-
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-  } catch {
-    return []
-  }
-}
+const startRollout = (env: NodeJS.ProcessEnv = {}) => startRunInBackground(sandbox(), ['rollout', '--env', 'sandbox', '--steps', '50,100', '--bake', '1s'], env)
 
 const KILL_POINTS: [string, (e: {type: string; stepId?: string; detail?: Record<string, unknown>}) => boolean][] = [
   ['as the 50% shift records its intent (before or while the batch is sent)', (e) => e.type === 'step.intent' && e.stepId === 'shift[50].weights'],
@@ -59,8 +34,8 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0)
     const out = JSON.parse(resumed.stdout)
     expect(out.status).toBe('succeeded')
-    expect(await weights()).toEqual({legacy: 0, kubernetes: 100})
-    const batches = await shiftBatches(since)
+    expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
+    const batches = await shiftBatches(sb, since)
     expect(batches.map((b) => b.changes!.filter((c) => c.startsWith('CREATE')))).toEqual([
       ['CREATE clpr.tv. A compose w=50', 'CREATE clpr.tv. A k8s w=50'],
       ['CREATE clpr.tv. A compose w=0', 'CREATE clpr.tv. A k8s w=100'],
@@ -97,6 +72,6 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
 
     const resumed = await sb.cli(['runs', 'resume', run.runId, '--json'], {env, timeoutMs: 120_000})
     expect(resumed.code, resumed.stderr).toBe(0)
-    expect(await weights()).toEqual({legacy: 0, kubernetes: 100})
+    expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
   })
 })

@@ -4,30 +4,12 @@
  * all traffic back by itself, a dry run that sends no mutating call, throttling on Route 53, and
  * one operator at a time through the Route 53 lock.
  */
-import {readdirSync} from 'node:fs'
 import {describe, expect, test} from 'vitest'
-import {readJournal, startCli, waitFor} from '../helpers/cli.js'
+import {readJournal, waitFor} from '../helpers/cli.js'
+import {liveWeights, shiftBatches, startRunInBackground} from '../helpers/traffic.js'
 import {useSandbox} from '../helpers/sandbox.js'
 
 const sandbox = useSandbox({ttl: 1, changeDelayMs: 300})
-
-async function weights(): Promise<{legacy?: number; kubernetes?: number}> {
-  const sb = sandbox()
-  const r = await sb.cli(['dns', 'status', '--env', 'sandbox', '--json'])
-  expect(r.code, r.stderr).toBe(0)
-  const s = JSON.parse(r.stdout) as {records: {role: 'legacy' | 'kubernetes' | null; weight: number}[]}
-  return Object.fromEntries(s.records.filter((x) => x.role).map((x) => [x.role, x.weight]))
-}
-
-/** Change batches that moved the public record (not the lock's TXT record). */
-async function shiftBatches(since: string) {
-  const log = await sandbox().requests(since)
-  return log.filter((e) => e.operation === 'ChangeResourceRecordSets' && e.status === 200 && e.changes?.some((c) => c.includes(' clpr.tv. A ')))
-}
-
-function newestRun(stateDir: string): string {
-  return readdirSync(`${stateDir}/runs`).sort().at(-1)!
-}
 
 describe('rollout and rollback in the sandbox', () => {
   test('a dry run reads live state, prints the change batches and the rollback, and sends no mutating call', async () => {
@@ -58,8 +40,8 @@ describe('rollout and rollback in the sandbox', () => {
     const bakes = out.steps.filter((s: {id: string}) => s.id.endsWith('.bake'))
     expect(bakes).toHaveLength(3)
     for (const b of bakes) expect(b.outputs.gates.map((g: {result: string}) => g.result)).toEqual(['pass', 'pass', 'pass', 'pass'])
-    expect(await weights()).toEqual({legacy: 0, kubernetes: 100})
-    expect(await shiftBatches(since)).toHaveLength(3)
+    expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
+    expect(await shiftBatches(sb, since)).toHaveLength(3)
     // Who did it: the local user and the AWS caller identity, in the audit trail.
     const {readFileSync} = await import('node:fs')
     const audit = readFileSync(`${sb.stateDir}/audit.jsonl`, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
@@ -74,20 +56,12 @@ describe('rollout and rollback in the sandbox', () => {
     expect(rb.deadline.budgetMs).toBe(30 * 60_000)
     expect(rb.durationMs).toBeLessThan(rb.deadline.budgetMs)
     expect(rb.steps.find((s: {id: string}) => s.id === 'verify').outputs.servedBy).toEqual({legacy: expect.any(Number)})
-    expect(await weights()).toEqual({legacy: 100, kubernetes: 0})
+    expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
   })
 
   test('a Kubernetes stack that fails at the 50% step: the gates stop the rollout, traffic goes back to legacy, exit 1', async () => {
     const sb = sandbox()
-    const {child, done} = startCli(['rollout', '--env', 'sandbox', '--bake', '3s', '--state-dir', sb.stateDir], {cwd: sb.cwd, timeoutMs: 120_000})
-    const runId = await waitFor(() => {
-      try {
-        const id = newestRun(sb.stateDir)
-        return readJournal(sb.stateDir, id).some((e) => e.type === 'run.attempt' && e.pid === child.pid) ? id : undefined
-      } catch {
-        return undefined
-      }
-    })
+    const {done, runId} = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--bake', '3s'])
     await waitFor(() => readJournal(sb.stateDir, runId).some((e) => e.type === 'step.succeeded' && e.stepId === 'shift[50].weights'), 60_000, 'the 50% shift')
     expect((await sb.cli(['sandbox', 'fault', '--stack', 'kubernetes', '--error-rate', '1'])).code).toBe(0)
     const r = await done
@@ -97,7 +71,7 @@ describe('rollout and rollback in the sandbox', () => {
     expect(r.stderr).toMatch(/gate/)
     expect(r.stderr).toContain('Shift traffic back (legacy)')
     expect(r.stderr).toContain('its compensating steps ran')
-    expect(await weights()).toEqual({legacy: 100, kubernetes: 0})
+    expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
     const show = JSON.parse((await sb.cli(['runs', 'show', runId, '--json'])).stdout)
     expect(show.failure).toMatchObject({stepId: 'shift[50].bake', compensated: true})
     expect(show.steps.find((s: {id: string}) => s.id === 'shift[50].bake.on-failure.shift-back').status).toBe('succeeded')
@@ -115,25 +89,19 @@ describe('rollout and rollback in the sandbox', () => {
     const r = await sb.cli(['rollout', '--env', 'sandbox', '--steps', '50,100', '--bake', '1s'], {timeoutMs: 120_000})
     await sb.cli(['sandbox', 'fault', '--clear'])
     expect(r.code, r.stderr).toBe(0)
-    expect(await weights()).toEqual({legacy: 0, kubernetes: 100})
+    expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
     const log = await sb.requests(since)
     expect(log.filter((e) => e.status === 400 && e.fault === 'throttle').length).toBeGreaterThanOrEqual(3)
     expect(log.filter((e) => e.status === 400 && e.fault === 'priorRequestNotComplete').length).toBe(2)
-    expect(await shiftBatches(since)).toHaveLength(2)
+    expect(await shiftBatches(sb, since)).toHaveLength(2)
   })
 
   test('one operator at a time: a second rollout while one runs is refused, naming the holder of the Route 53 lock', async () => {
     const sb = sandbox()
     expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
-    const first = startCli(['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '4s', '--state-dir', sb.stateDir], {cwd: sb.cwd, timeoutMs: 120_000})
-    const runId = await waitFor(() => {
-      try {
-        const id = newestRun(sb.stateDir)
-        return readJournal(sb.stateDir, id).some((e) => e.type === 'run.attempt' && e.pid === first.child.pid) ? id : undefined
-      } catch {
-        return undefined
-      }
-    })
+    const first = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '4s'])
+    const runId = first.runId
+    await waitFor(() => readJournal(sb.stateDir, runId).some((e) => e.type === 'run.attempt'))
     const second = await sb.cli(['rollout', '--env', 'sandbox'])
     expect(second.code).toBe(1)
     expect(second.stderr).toContain('sandbox is locked (Route 53 TXT _clipper-ops-lock.clpr.tv.')

@@ -31,10 +31,6 @@ Takes --yes like the run it resumes (protected environments, approval steps).`
     const stateDir = this.stateDir(f['state-dir'])
     const id = stateDir.resolveId(this.args.id)
     const res = await resume(id, {stateDir, yes: f.yes, noInput: f['no-input'], output: f.output, json: this.jsonEnabled()}, {assumeDone: f['assume-done'], rerun: f.rerun})
-    if (res.exitCode !== 0) {
-      if (this.jsonEnabled()) this.logJson(res.json)
-      this.exit(res.exitCode)
-    }
-    return res.json
+    return this.finishRun(res)
   }
 }

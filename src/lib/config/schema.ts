@@ -12,7 +12,7 @@ export const duration = (what = 'a duration') =>
     .transform((v) => (typeof v === 'number' ? `${v}s` : v))
 
 /** A fraction (0.001) or a percentage string ("0.1%"); parsed to a fraction. */
-const fraction = z
+export const fraction = z
   .union([z.number(), z.string()], {error: 'expected a fraction like 0.001 or a percentage like "0.1%"'})
   .transform((v, ctx) => {
     const n = typeof v === 'number' ? v : v.trim().endsWith('%') ? Number(v.trim().slice(0, -1)) / 100 : Number(v)

@@ -42,6 +42,15 @@ export interface LaunchResult {
   json: unknown
 }
 
+/** LaunchFlags from the parsed runFlags of a command (they are named alike on purpose). */
+export function launchFlags(
+  f: {env?: string; config?: string; 'dry-run'?: boolean; output?: OutputFlag; yes?: boolean; 'no-input'?: boolean; 'save-plan'?: string; plan?: string},
+  stateDir: StateDir,
+  json: boolean,
+): LaunchFlags {
+  return {env: f.env, config: f.config, dryRun: f['dry-run'], output: f.output, yes: f.yes, noInput: f['no-input'], savePlan: f['save-plan'], plan: f.plan, stateDir, json}
+}
+
 export interface Target {
   loaded: LoadedRunbook
   env?: {name: string; environment: Environment}

@@ -7,12 +7,12 @@
  * Run as: node daemon.js <sandbox-dir> [--ttl seconds] [--change-delay ms]
  */
 import http, {type IncomingMessage, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
 import {rmSync, writeFileSync} from 'node:fs'
 // Only what starts moto is imported up front: moto (a Python process) is the slowest part to
 // get ready, so it starts first and the rest (AWS SDK clients included) loads meanwhile.
 import {startMoto, type MotoServer} from './aws/moto.js'
 import {SandboxLayout, type SandboxInfo} from './layout.js'
+import {listen} from './listen.js'
 import type {AwsFront} from './aws/front.js'
 import type {K8sStandIn} from './k8s/server.js'
 import type {Router} from './router.js'
@@ -102,8 +102,7 @@ async function main(): Promise<void> {
   })
 
   const control = http.createServer((req, res) => void handleControl({world, layout, ttl, reset}, req, res))
-  await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', () => resolve()))
-  const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`
+  const {url: controlUrl} = await listen(control, 0, '127.0.0.1')
 
   const urls = {aws: front.url, control: controlUrl, legacy: stacks.legacy.url, kubernetes: stacks.kubernetes.url, public: world.router.url, prometheus: prometheus.url}
   await k8s.writeKubeconfig(layout.kubeconfig, {context: 'sandbox', namespace: SANDBOX.namespace})

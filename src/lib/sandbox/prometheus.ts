@@ -25,7 +25,7 @@
  * /-/ready and /-/healthy. Anything else is 404.
  */
 import {createServer, type IncomingMessage, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
+import {listen} from './listen.js'
 
 export type SeriesValues = Record<string, number | undefined>
 
@@ -197,15 +197,7 @@ export async function startPrometheusStandIn(opts: PrometheusStandInOptions): Pr
     })
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const {port, url} = await listen(server, opts.port, host)
   let closing: Promise<void> | undefined
   return {
     url,

@@ -6,7 +6,7 @@
  * INSYNC and the TTL, as it does for real users, and gates measure what users would see.
  */
 import http, {type IncomingMessage, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
+import {listen} from './listen.js'
 import type {Stack} from './stacks.js'
 
 export interface RouterTarget {
@@ -122,13 +122,9 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
     req.pipe(upstream)
   })
   server.keepAliveTimeout = 5000
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
+  const {port, url} = await listen(server, o.port, o.host ?? '127.0.0.1')
   return {
-    url: `http://${o.host ?? '127.0.0.1'}:${port}`,
+    url,
     port,
     view: () => ({...cache}),
     flush: () => void (cache = {weights: {}, expiresAt: 0, fetchedAt: 0}),

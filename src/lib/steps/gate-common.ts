@@ -7,7 +7,6 @@
  * whose message carries the numbers. The engine journals only a failure's message and code, so
  * a failing gate also notes its evidence (ctx.note) to keep it in the run's journal.
  */
-import {z} from 'zod'
 import {duration} from '../config/schema.js'
 import {RunFailedError} from '../errors.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
@@ -27,17 +26,8 @@ export function verdictOf(error: unknown): GateVerdict {
   return (error as {code?: unknown})?.code === NO_DATA ? 'no-data' : 'fail'
 }
 
-/** A fraction (0.001) or a percentage ("0.1%"), parsed to a fraction. */
-export const fraction = z
-  .union([z.number(), z.string()], {error: 'expected a fraction like 0.001 or a percentage like "0.1%"'})
-  .transform((v, ctx) => {
-    const n = typeof v === 'number' ? v : v.trim().endsWith('%') ? Number(v.trim().slice(0, -1)) / 100 : Number(v)
-    if (!Number.isFinite(n) || n < 0 || n > 1) {
-      ctx.addIssue({code: 'custom', message: 'expected a fraction from 0 to 1 (0.001) or a percentage ("0.1%")'})
-      return z.NEVER
-    }
-    return n
-  })
+/** A fraction (0.001) or a percentage ("0.1%"), parsed to a fraction: the config's own rule. */
+export {fraction} from '../config/schema.js'
 
 /** The watch inputs of the polling gates: evaluate over `duration` (the bake), every `interval`. */
 export const watchInputs = (interval: string) => ({

@@ -4,13 +4,12 @@
  * which fails: no data is not a pass.
  */
 import {z} from 'zod'
-import {duration} from '../config/schema.js'
+import {duration, fraction} from '../config/schema.js'
 import {RunFailedError} from '../errors.js'
 import {probe} from '../http/probe.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
 import {defineStep} from './types.js'
 
-const rate = z.union([z.number().min(0).max(1), z.string().regex(/^\d+(\.\d+)?%$/, {error: 'expected a fraction like 0.001 or a percentage like "0.1%"'})])
 
 const inputs = z.strictObject({
   url: z.url({error: 'expected an http(s) URL, e.g. https://clpr.tv/health'}),
@@ -22,17 +21,12 @@ const inputs = z.strictObject({
   /** Per-request timeout. */
   timeout: duration().default('5s'),
   /** Highest acceptable error rate; default: the environment's SLO. */
-  maxErrorRate: rate.optional(),
+  maxErrorRate: fraction.optional(),
   /** Highest acceptable p95 latency; default: the environment's SLO. */
   maxP95: duration().optional(),
   /** Pause between a worker's requests, to spread the probe out. */
   interval: duration().optional(),
 })
-
-function toFraction(v: number | string | undefined): number | undefined {
-  if (v === undefined) return undefined
-  return typeof v === 'number' ? v : Number(v.slice(0, -1)) / 100
-}
 
 export default defineStep({
   kind: 'http-check',
@@ -42,7 +36,7 @@ export default defineStep({
   title: (i) => `HTTP check ${i.url}`,
 
   async plan(ctx, i) {
-    const maxRate = toFraction(i.maxErrorRate) ?? ctx.environment?.slos.errorRate ?? 0.001
+    const maxRate = i.maxErrorRate ?? ctx.environment?.slos.errorRate ?? 0.001
     const maxP95 = parseDuration(i.maxP95 ?? ctx.environment?.slos.p95 ?? '200ms')!
     const est = i.requests * (i.interval ? parseDuration(i.interval)! : 50) / i.concurrency
     return {
@@ -54,7 +48,7 @@ export default defineStep({
   },
 
   async run(ctx, i) {
-    const maxRate = toFraction(i.maxErrorRate) ?? ctx.environment?.slos.errorRate ?? 0.001
+    const maxRate = i.maxErrorRate ?? ctx.environment?.slos.errorRate ?? 0.001
     const maxP95 = parseDuration(i.maxP95 ?? ctx.environment?.slos.p95 ?? '200ms')!
     ctx.log(`${i.requests} requests to ${i.url}, ${i.concurrency} at a time`)
     const r = await probe({

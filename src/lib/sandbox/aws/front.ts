@@ -8,7 +8,6 @@
  * a path no AWS client uses.
  */
 import http, {type IncomingMessage, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {BackupService, type SeedRecoveryPointOptions} from './backup.js'
 import {awsError, internalError, renderError, serviceUnavailableError, throttlingError, type HttpAnswer} from './errors.js'
@@ -18,6 +17,7 @@ import {MotoClients} from './moto-clients.js'
 import {identifyOperation, needsBodyToIdentify, type OperationInfo} from './operation.js'
 import {RequestLog, type RequestLogEntry} from './request-log.js'
 import {ChangeTracker, KeyedLock, parseChangeBatch, readZone, rewriteRecordList, route53Error, stripZoneId, validateChangeBatch} from './route53.js'
+import {listen} from '../listen.js'
 
 export type {RequestLogEntry} from './request-log.js'
 export type {FaultRule, FaultKind, ActiveFault} from './faults.js'
@@ -258,18 +258,10 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
   // SDK clients keep connections alive; do not let idle ones hold close() up.
   server.keepAliveTimeout = 5_000
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
-  const urlHost = host.includes(':') ? `[${host}]` : host
+  const {port, url} = await listen(server, opts.port, host)
 
   return {
-    url: `http://${urlHost}:${port}`,
+    url,
     port,
     requestLog: log.entries,
     faults,

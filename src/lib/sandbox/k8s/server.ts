@@ -16,12 +16,12 @@
  */
 import {mkdir, writeFile} from 'node:fs/promises'
 import {createServer, type IncomingMessage, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
 import {dirname} from 'node:path'
 import {handleRequest, sendJson} from './api.js'
 import {Controllers, type DeploymentHealth} from './controllers.js'
 import {ApiError} from './resources.js'
 import {ObjectStore, type K8sObject} from './store.js'
+import {listen} from '../listen.js'
 
 export {ObjectStore} from './store.js'
 export type {K8sObject, StoreEvent} from './store.js'
@@ -89,17 +89,8 @@ export async function startK8sStandIn(opts: {port?: number; host?: string} = {})
   })
   server.keepAliveTimeout = 30_000
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
-  const urlHost = host.includes(':') ? `[${host}]` : host
-  address = `${urlHost}:${port}`
-  const url = `http://${address}`
+  const {port, url} = await listen(server, opts.port, host)
+  address = url.slice('http://'.length)
 
   for (const o of initialObjects()) store.put(o)
   // Settle the seeded objects' controllers before the first client arrives.

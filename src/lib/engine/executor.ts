@@ -155,7 +155,7 @@ export async function startRun(input: StartInput, opts: EngineOptions): Promise<
     id,
     seq: 0,
     status: 'running',
-    runbook: {name: rb.name, file: loaded.file, sha256: loaded.sha256, builtin: loaded.builtin, description: rb.description},
+    runbook: {name: rb.name, file: loaded.file, sha256: loaded.sha256, builtin: loaded.builtin, description: rb.description, recovery: rb.recovery},
     environment: env?.name,
     lockScope: lockScopeFor(rb, env?.name),
     params,
@@ -334,7 +334,7 @@ class RunExecutor {
       registerSignalListeners: false,
       exitOnError: true,
       collectErrors: false,
-      rendererOptions: {logger, collapseSubtasks: false, showErrorMessage: true, collapseErrors: false, timer: undefined, formatOutput: 'wrap'},
+      rendererOptions: {logger, collapseSubtasks: false, showErrorMessage: true, collapseErrors: false, suffixSkips: true, timer: undefined, formatOutput: 'wrap'},
       fallbackRendererOptions: {logger, timestamp: undefined},
     }
   }
@@ -374,6 +374,17 @@ class RunExecutor {
     return {title: rec.title, exitOnError, task: async (_ctx, task) => this.runStep(id, task)}
   }
 
+  /**
+   * Show a skipped step with its title and the reason. The default renderer shows a skip message
+   * instead of the title, the plain one beside it: so the message carries the title on a TTY only.
+   */
+  private skip(task: ListrTaskWrapper<any, any, any>, title: string, reason: string): void {
+    if (this.opts.output === 'tty') {
+      task.title = `${title} — ${reason}`
+      task.skip()
+    } else task.skip(reason)
+  }
+
   private rec(id: string): StepRecord {
     return this.state.steps.find((s) => s.id === id)!
   }
@@ -382,7 +393,7 @@ class RunExecutor {
     const rec = this.rec(id)
     if (this.stopReason) throw new Interrupted(this.stopReason)
     if (rec.status === 'succeeded' || rec.status === 'skipped') {
-      task.skip(`${rec.status === 'succeeded' ? 'done' : 'skipped'} in an earlier attempt`)
+      this.skip(task, rec.title, `${rec.status === 'succeeded' ? 'done' : 'skipped'} in an earlier attempt`)
       return
     }
     const spec = specAt(this.rb, rec.specPath)
@@ -396,7 +407,7 @@ class RunExecutor {
       }
       if (!enabled) {
         this.journal.append({type: 'step.skipped', stepId: id, reason: `condition is false: ${String(spec.if)}`})
-        task.skip('condition is false')
+        this.skip(task, rec.title, 'condition is false')
         return
       }
     }

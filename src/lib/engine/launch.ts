@@ -248,7 +248,8 @@ export function summaryLines(s: RunState, reports?: RunOutcome['reports']): stri
   if (s.failure) lines.push(`  ${s.failure.stepId ? `${s.failure.stepId}: ` : ''}${s.failure.message}`)
   if (s.deadline && s.durationMs !== undefined) {
     const over = s.deadline.exceededAt ? ` — ⚠ OVER the budget by ${formatDuration(s.durationMs - s.deadline.budgetMs)}` : ''
-    lines.push(`  time to ${s.status === 'succeeded' ? 'recovery' : 'here'}: ${formatDuration(s.durationMs)} of the ${formatDuration(s.deadline.budgetMs)} budget${over}`)
+    const what = s.runbook.recovery && s.status === 'succeeded' ? 'time to recovery' : 'took'
+    lines.push(`  ${what}: ${formatDuration(s.durationMs)} of the ${formatDuration(s.deadline.budgetMs)} budget${over}`)
   }
   const inDoubt = s.steps.filter((x) => x.status === 'running').map((x) => x.id)
   if (s.status === 'interrupted' && inDoubt.length) lines.push(`  interrupted during ${inDoubt.join(', ')}; a resume checks the world before going on`)
@@ -266,6 +267,7 @@ export function runSummary(s: RunState, reports?: RunOutcome['reports']): Record
     createdAt: s.createdAt,
     endedAt: s.endedAt,
     durationMs: s.durationMs,
+    ...(s.runbook.recovery && s.status === 'succeeded' ? {timeToRecoveryMs: s.durationMs} : {}),
     deadline: s.deadline,
     failure: s.failure,
     steps: s.steps.map((x) => ({id: x.id, title: x.title, kind: x.kind, status: x.status, durationMs: x.durationMs, summary: x.summary, error: x.error, outputs: x.outputs, reconciled: x.reconciled})),

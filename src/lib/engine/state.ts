@@ -53,7 +53,7 @@ export interface RunState {
   id: string
   seq: number
   status: RunStatus
-  runbook: {name: string; file: string; sha256: string; builtin: boolean; description?: string}
+  runbook: {name: string; file: string; sha256: string; builtin: boolean; description?: string; recovery?: boolean}
   environment?: string
   lockScope: string
   params: Record<string, unknown>

@@ -44,7 +44,7 @@ export function runMarkdown(s: RunState): string {
   if (s.deadline) {
     const over = s.deadline.exceededAt ? ` — **exceeded** at ${s.deadline.exceededAt}` : ' — met'
     out.push(`| Deadline | ${formatDuration(s.deadline.budgetMs)} (until ${s.deadline.at})${s.endedAt ? over : ''} |`)
-    if (s.status === 'succeeded' && s.durationMs !== undefined) out.push(`| Time to recovery | ${formatDuration(s.durationMs)} |`)
+    if (s.runbook.recovery && s.status === 'succeeded' && s.durationMs !== undefined) out.push(`| Time to recovery | ${formatDuration(s.durationMs)} |`)
   }
   if (s.attempts.length > 1) out.push(`| Attempts | ${s.attempts.length} (${s.attempts.map((a) => a.outcome ?? 'running').join(', ')}) |`)
   if (Object.keys(s.params).length) out.push(`| Parameters | ${mdEscape(Object.entries(s.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', '))} |`)

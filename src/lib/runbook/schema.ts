@@ -81,6 +81,8 @@ export const runbookSchema = z.strictObject({
   parameters: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]*$/, {error: 'expected a parameter name such as bake or steps'}), parameterSchema).default({}),
   /** Time budget for the whole run: a duration or an expression (e.g. ${{ env.slos.rollbackBudget }}). */
   deadline: z.string().min(1).optional(),
+  /** This runbook restores service: its run time is reported as the time to recovery. */
+  recovery: z.boolean().default(false),
   /** What to do when the deadline passes: report loudly and go on, or stop. */
   onDeadline: z.enum(['continue', 'fail']).default('continue'),
   /** Shown with a failure: the command that undoes the run, e.g. clipper-ops rollback --env ${{ envName }}. */

@@ -75,3 +75,33 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
     expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
   })
 })
+
+describe('a concurrent edit', () => {
+  test("someone else's edit between our read and our write is refused by Route 53, not overwritten", {timeout: 120_000}, async () => {
+    const sb = sandbox()
+    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    // Our change batches are held up for a second at the front; meanwhile a colleague edits the
+    // record in the console (straight into the backend).
+    await sb.cli(['sandbox', 'fault', '--api', 'route53:ChangeResourceRecordSets', '--latency', '1500ms', '--probability', '1'])
+    const run = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'])
+    await waitFor(() => readJournal(sb.stateDir, run.runId).some((e) => e.type === 'step.intent' && e.stepId === 'shift[100].weights'), 60_000)
+    // Our batch has been built from what we read and is on its way (held at the front).
+    const since = new Date(Date.now() - 5000).toISOString()
+    await waitFor(async () => (await sb.requests(since)).some((e) => e.operation === 'ChangeResourceRecordSets' && e.status === 0), 10_000, 'our change batch in flight')
+    const m = await import('@aws-sdk/client-route-53')
+    // After the reset the zone is a new one: read where it is now.
+    const now = JSON.parse(readFileSync(`${sb.stateDir}/sandbox/sandbox.json`, 'utf8')) as {motoUrl: string; hostedZoneId: string}
+    const moto = new m.Route53Client({region: 'us-east-1', endpoint: now.motoUrl, credentials: {accessKeyId: 'x', secretAccessKey: 'x'}})
+    const live = (await moto.send(new m.ListResourceRecordSetsCommand({HostedZoneId: now.hostedZoneId}))).ResourceRecordSets!.filter((r) => r.Name === 'clpr.tv.' && r.SetIdentifier)
+    const legacy = live.find((r) => r.SetIdentifier === 'compose')!
+    await moto.send(new m.ChangeResourceRecordSetsCommand({HostedZoneId: now.hostedZoneId, ChangeBatch: {Changes: [{Action: 'UPSERT', ResourceRecordSet: {...legacy, Weight: 70}}]}}))
+    const r = await run.done
+    await sb.cli(['sandbox', 'fault', '--clear'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('Route 53 refused the change batch')
+    expect(r.stderr).toContain("someone else's edit?")
+    expect(r.stderr).toContain('now legacy 70')
+    const show = JSON.parse((await sb.cli(['runs', 'show', run.runId, '--json'])).stdout)
+    expect(show.failure).toMatchObject({stepId: 'shift[100].weights', code: 'CONCURRENT_EDIT', compensated: true})
+  })
+})

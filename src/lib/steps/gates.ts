@@ -159,6 +159,9 @@ export default defineStep({
     )
 
     const outputs = {gates: outcomes}
+    // Gate results are part of the audit trail, as shifts and approvals are: who moved traffic
+    // on what evidence.
+    ctx.audit('gates', {results: outcomes.map((o) => ({id: o.id, uses: o.uses, result: o.result, summary: o.summary}))})
     const failed = outcomes.filter((o) => o.result !== 'pass')
     if (failed.length) {
       const code = failed.some((o) => o.result === 'fail') ? GATE_FAILED : NO_DATA

@@ -118,15 +118,20 @@ export async function confirmProtected(target: Target, flags: LaunchFlags, verb:
   const env = target.env
   if (!env?.environment.protected) return
   if (!(await runbookMutates(target.loaded.runbook))) return
+  await askForProtected(env.name, verb, flags)
+}
+
+/** Typed confirmation (heroku-style) for a protected environment, or --yes; never a prompt without a TTY. */
+async function askForProtected(envName: string, verb: string, flags: Pick<LaunchFlags, 'yes' | 'noInput'>): Promise<void> {
   if (flags.yes) return
   if (!isInteractive(Boolean(flags.noInput))) {
     throw new UsageError(
-      `${env.name} is a protected environment and ${verb} changes it. There is no terminal to ask on${flags.noInput ? ' (--no-input)' : ''}; pass --yes to confirm.`,
+      `${envName} is a protected environment and ${verb} changes it. There is no terminal to ask on${flags.noInput ? ' (--no-input)' : ''}; pass --yes to confirm.`,
       {code: 'CONFIRMATION_REQUIRED'},
     )
   }
-  const ok = await confirmByTyping(env.name, `${verb} will change the protected environment ${env.name}.`)
-  if (!ok) throw new UsageError(`Not confirmed; nothing was changed.`, {code: 'NOT_CONFIRMED'})
+  const ok = await confirmByTyping(envName, `${verb} will change the protected environment ${envName}.`)
+  if (!ok) throw new UsageError('Not confirmed; nothing was changed.', {code: 'NOT_CONFIRMED'})
 }
 
 const AWS_KINDS = new Set(['dns-weights', 'dns-check', 'gates', 'gate-cloudwatch-alarms'])
@@ -182,13 +187,7 @@ export async function launch(target: Target, flags: LaunchFlags, extra: Partial<
 
 export async function resume(runId: string, flags: LaunchFlags, decisions: {assumeDone?: string[]; rerun?: string[]}, extra: Partial<EngineOptions> = {}): Promise<LaunchResult> {
   const state = flags.stateDir.load(runId)
-  if (state.protected && !flags.yes && !isInteractive(Boolean(flags.noInput)) && state.status !== 'succeeded') {
-    throw new UsageError(`Run ${runId} changes the protected environment ${state.environment}; there is no terminal to ask on. Pass --yes to confirm.`, {code: 'CONFIRMATION_REQUIRED'})
-  }
-  if (state.protected && !flags.yes && state.status !== 'succeeded') {
-    const ok = await confirmByTyping(state.environment!, `Resuming ${state.runbook.name} (${runId}) will change the protected environment ${state.environment}.`)
-    if (!ok) throw new UsageError('Not confirmed; nothing was changed.', {code: 'NOT_CONFIRMED'})
-  }
+  if (state.protected && state.status !== 'succeeded') await askForProtected(state.environment!, `resuming ${state.runbook.name} (${runId})`, flags)
   const env = state.environment && state.environmentConfig ? {name: state.environment, environment: state.environmentConfig} : undefined
   const who = await identify(env, state.steps.some((x) => AWS_KINDS.has(x.kind)))
   const outcome = await resumeRun(runId, {...engineOptions(flags, {who, ...extra}), ...decisions})

@@ -12,30 +12,20 @@
  * with NO_DATA. An answer with a 5xx status is data — it counts as an error.
  */
 import {z} from 'zod'
-import {duration} from '../config/schema.js'
+import {duration, fraction} from '../config/schema.js'
 import {probe, percentile} from '../http/probe.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
-import {failGate, fraction, ms, NO_DATA, pct, protectHeaders, sleep} from './gate-common.js'
+import {failGate, ms, NO_DATA, pct, protectHeaders, sleep} from './gate-common.js'
+import {probeInputs} from '../http/probe-inputs.js'
 import {defineStep, type StepContext} from './types.js'
 
 const inputs = z.strictObject({
-  url: z.url({protocol: /^https?$/, error: 'expected an http(s) URL, e.g. https://clpr.tv/health'}),
+  ...probeInputs,
   /** The bake time to watch over; without it, one round. */
   duration: duration('a bake time').optional(),
   /** Time between the starts of two rounds. */
   interval: duration('an interval').default('5s'),
   requestsPerRound: z.number().int().min(1).max(10_000).default(10),
-  concurrency: z.number().int().min(1).max(256).default(4),
-  method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
-  headers: z.record(z.string(), z.string()).optional(),
-  /** Status codes that count as success; default 200–399. */
-  expectStatus: z.array(z.number().int().min(100).max(599)).optional(),
-  /** Per-request timeout. */
-  timeout: duration().default('5s'),
-  /** Highest acceptable error rate over the window; default: the environment's SLO. */
-  maxErrorRate: fraction.optional(),
-  /** Highest acceptable p95 latency over the window; default: the environment's SLO. */
-  maxP95: duration('a latency').optional(),
   /**
    * A header answers must carry, e.g. {name: X-Served-By, value: legacy} to prove that a rollback
    * really put traffic back on legacy. minShare: the share of answers that must carry it (default all).

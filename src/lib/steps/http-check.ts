@@ -4,26 +4,16 @@
  * which fails: no data is not a pass.
  */
 import {z} from 'zod'
-import {duration, fraction} from '../config/schema.js'
+import {duration} from '../config/schema.js'
+import {probeInputs} from '../http/probe-inputs.js'
 import {RunFailedError} from '../errors.js'
 import {probe} from '../http/probe.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
 import {defineStep} from './types.js'
 
-
 const inputs = z.strictObject({
-  url: z.url({error: 'expected an http(s) URL, e.g. https://clpr.tv/health'}),
+  ...probeInputs,
   requests: z.number().int().min(1).max(100_000).default(20),
-  concurrency: z.number().int().min(1).max(256).default(4),
-  method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
-  headers: z.record(z.string(), z.string()).optional(),
-  expectStatus: z.array(z.number().int().min(100).max(599)).optional(),
-  /** Per-request timeout. */
-  timeout: duration().default('5s'),
-  /** Highest acceptable error rate; default: the environment's SLO. */
-  maxErrorRate: fraction.optional(),
-  /** Highest acceptable p95 latency; default: the environment's SLO. */
-  maxP95: duration().optional(),
   /** Pause between a worker's requests, to spread the probe out. */
   interval: duration().optional(),
 })

@@ -2,7 +2,7 @@ import {defineConfig} from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     // End-to-end tests spawn the built CLI and local servers; give them room, and keep the
     // number of files that run at once to the two cores this machine has.
     testTimeout: 60_000,

@@ -10,18 +10,23 @@ import {pathToFileURL} from 'node:url'
 import {describe, expect, test} from 'vitest'
 import {ROOT, cli} from '../helpers/cli.js'
 
-const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
-
-function commandFiles(dir = join(ROOT, 'src/commands')): string[] {
+function commandFiles(dir: string): string[] {
   return readdirSync(dir, {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? commandFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []))
 }
 
-describe('oclif.manifest.json', () => {
+// The CLI and its sandbox plugin each build and commit their own manifest.
+describe.each([
+  ['clipper-ops', ROOT],
+  ['@clipper-ops/sandbox', join(ROOT, 'packages/sandbox')],
+])('oclif.manifest.json of %s', (_name, pkg) => {
+  const manifestFile = relative(ROOT, join(pkg, 'oclif.manifest.json'))
+  const manifest = JSON.parse(readFileSync(join(ROOT, manifestFile), 'utf8'))
+
   test('lists exactly the commands in src/commands, with their flags and args', async () => {
-    const ids = commandFiles().map((f) => relative(join(ROOT, 'src/commands'), f).replace(/\.ts$/, '').replace(/\/index$/, '').split('/').join(':'))
+    const ids = commandFiles(join(pkg, 'src/commands')).map((f) => relative(join(pkg, 'src/commands'), f).replace(/\.ts$/, '').replace(/\/index$/, '').split('/').join(':'))
     expect(Object.keys(manifest.commands).sort()).toEqual(ids.sort())
     for (const id of ids) {
-      const mod = await import(pathToFileURL(join(ROOT, 'dist/commands', `${id.split(':').join('/')}.js`)).href)
+      const mod = await import(pathToFileURL(join(pkg, 'dist/commands', `${id.split(':').join('/')}.js`)).href)
       const cls = mod.default
       const entry = manifest.commands[id]
       const flags = Object.keys({...cls.baseFlags, ...cls.flags, ...(cls.enableJsonFlag ? {json: true} : {})}).sort()
@@ -35,7 +40,7 @@ describe('oclif.manifest.json', () => {
   test('the committed manifest is what the build generates', () => {
     let committed: string
     try {
-      committed = execFileSync('git', ['show', 'HEAD:oclif.manifest.json'], {cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']})
+      committed = execFileSync('git', ['show', `HEAD:${manifestFile}`], {cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']})
     } catch {
       return // not a git checkout (an installed package): nothing to compare with
     }

@@ -1,7 +1,7 @@
 /** gate-cloudwatch-alarms against moto through the sandbox's AWS front, with the real SDK. */
 import {CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand, type StateValue} from '@aws-sdk/client-cloudwatch'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {CREDENTIALS, REGION, startSandbox, type Sandbox} from '../sandbox/aws-helpers.js'
+import {CREDENTIALS, REGION, startSandbox, type Sandbox} from '../../packages/sandbox/test/aws-helpers.js'
 import {kindWith, makeContext, runFails} from './context.js'
 
 let sb: Sandbox

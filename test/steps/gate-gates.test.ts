@@ -2,7 +2,7 @@
 import {createServer, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {sandboxQueries, startPrometheusStandIn, type PrometheusStandIn, type SeriesValues} from '../../src/lib/sandbox/prometheus.js'
+import {sandboxQueries, startPrometheusStandIn, type PrometheusStandIn, type SeriesValues} from '../../packages/sandbox/src/prometheus.js'
 import {kindWith, makeContext, runFails} from './context.js'
 
 const q = sandboxQueries('kubernetes')

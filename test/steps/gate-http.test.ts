@@ -2,7 +2,7 @@
 import {createServer, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {afterAll, describe, expect, it} from 'vitest'
-import {freePort} from '../../src/lib/sandbox/aws/moto.js'
+import {freePort} from '../../packages/sandbox/src/aws-front/moto.js'
 import {kindWith, makeContext, runFails} from './context.js'
 
 interface Behaviour {

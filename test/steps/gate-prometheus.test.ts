@@ -1,7 +1,7 @@
 /** gate-prometheus against the sandbox's Prometheus stand-in, and the stand-in's own wire format. */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {normalizeQuery, sandboxQueries, startPrometheusStandIn, type PrometheusStandIn, type SeriesValues} from '../../src/lib/sandbox/prometheus.js'
-import {freePort} from '../../src/lib/sandbox/aws/moto.js'
+import {normalizeQuery, sandboxQueries, startPrometheusStandIn, type PrometheusStandIn, type SeriesValues} from '../../packages/sandbox/src/prometheus.js'
+import {freePort} from '../../packages/sandbox/src/aws-front/moto.js'
 import {kindWith, makeContext, runFails} from './context.js'
 
 const k8s = sandboxQueries('kubernetes')

@@ -2,7 +2,6 @@ import {Flags} from '@oclif/core'
 import {OpsCommand} from '../../lib/command.js'
 import {requireConfig, selectEnvironment} from '../../lib/config/load.js'
 import {configFlag, stateDirFlag} from '../../lib/flags.js'
-import {sandboxConfigFile} from '../../lib/sandbox/layout.js'
 
 export default class ConfigValidate extends OpsCommand<typeof ConfigValidate> {
   static override summary = 'Check clipper-ops.yaml.'
@@ -22,7 +21,7 @@ Exit codes: 0 valid, 2 not valid or not found.`
   }
 
   async run(): Promise<unknown> {
-    const loaded = requireConfig({flag: this.flags.config, env: this.flags.env, sandbox: sandboxConfigFile(this.stateDir(this.flags['state-dir']).root)})
+    const loaded = requireConfig({flag: this.flags.config, env: this.flags.env, stateRoot: this.stateDir(this.flags['state-dir']).root})
     if (this.flags.env) selectEnvironment(loaded, this.flags.env)
     const envs = Object.entries(loaded.config.environments).map(([name, e]) => ({
       name,

@@ -10,6 +10,16 @@ import {configSchema, type Config, type Environment} from './schema.js'
 
 export const CONFIG_NAMES = ['clipper-ops.yaml', 'clipper-ops.yml']
 
+/**
+ * The fallback config: where a tool that stands up an environment of its own (the sandbox
+ * plugin) writes that environment's config, inside the state dir. `--env <name>` uses it when
+ * no clipper-ops.yaml is found, or when the one found has no environment of that name. This is
+ * the CLI's contract with such plugins: they write here, the CLI never imports them.
+ */
+export function fallbackConfigFile(stateRoot: string): string {
+  return join(stateRoot, 'fallback', 'clipper-ops.yaml')
+}
+
 export interface LoadedConfig {
   file: string
   config: Config
@@ -49,19 +59,21 @@ export function loadConfig(file: string): LoadedConfig {
 }
 
 /**
- * Load the config that applies (flag, env var, search) or explain how to get one. `sandbox` is
- * the running sandbox's generated config: used when no config is found, or when the one found
- * by searching has no environment of the name asked for (so `--env sandbox` works anywhere).
+ * Load the config that applies (flag, env var, search) or explain how to get one. The fallback
+ * config of `stateRoot` (see fallbackConfigFile) is used when no config is found, or when the
+ * one found by searching has no environment of the name asked for and the fallback has (so that
+ * `--env sandbox` works anywhere).
  */
-export function requireConfig(opts: {flag?: string; cwd?: string; sandbox?: string; env?: string} = {}): LoadedConfig {
+export function requireConfig(opts: {flag?: string; cwd?: string; stateRoot?: string; env?: string} = {}): LoadedConfig {
   let file = findConfigFile({flag: opts.flag, cwd: opts.cwd})
   const explicit = Boolean(opts.flag || process.env.CLIPPER_OPS_CONFIG)
-  const sandbox = opts.sandbox && existsSync(opts.sandbox) ? opts.sandbox : undefined
-  if (!file && sandbox) file = sandbox
-  else if (file && !explicit && sandbox && opts.env && file !== sandbox) {
+  const fallback = opts.stateRoot && existsSync(fallbackConfigFile(opts.stateRoot)) ? fallbackConfigFile(opts.stateRoot) : undefined
+  if (!file && fallback) file = fallback
+  else if (file && !explicit && fallback && opts.env && file !== fallback) {
     const found = loadConfig(file)
-    if (!(opts.env in found.config.environments) && opts.env === 'sandbox') return loadConfig(sandbox)
-    return found
+    if (Object.hasOwn(found.config.environments, opts.env)) return found
+    const other = loadConfig(fallback)
+    return Object.hasOwn(other.config.environments, opts.env) ? other : found
   }
   if (!file) {
     throw new UsageError(

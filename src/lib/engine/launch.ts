@@ -5,8 +5,7 @@
  */
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {resolve} from 'node:path'
-import {sandboxConfigFile} from '../sandbox/layout.js'
-import {requireConfig, selectEnvironment, findConfigFile, loadConfig} from '../config/load.js'
+import {fallbackConfigFile, requireConfig, selectEnvironment, findConfigFile, loadConfig} from '../config/load.js'
 import type {Environment} from '../config/schema.js'
 import {EXIT, RunFailedError, UsageError} from '../errors.js'
 import {bindParameters, loadRunbook, type LoadedRunbook} from '../runbook/load.js'
@@ -65,9 +64,9 @@ export async function resolveTarget(ref: string, given: Record<string, unknown>,
   if (rb.environment === 'none') {
     if (flags.env) throw new UsageError(`--env ${flags.env}: runbook "${rb.name}" does not act on an environment; drop --env.`, {code: 'NO_ENV_NEEDED'})
   } else if (flags.env || rb.environment === 'required' || flags.config) {
-    env = selectEnvironment(requireConfig({flag: flags.config, env: flags.env, sandbox: sandboxConfigFile(flags.stateDir.root)}), flags.env)
+    env = selectEnvironment(requireConfig({flag: flags.config, env: flags.env, stateRoot: flags.stateDir.root}), flags.env)
   } else {
-    const file = findConfigFile({flag: flags.config}) ?? existing(sandboxConfigFile(flags.stateDir.root))
+    const file = findConfigFile({flag: flags.config}) ?? existing(fallbackConfigFile(flags.stateDir.root))
     if (file) {
       const cfg = loadConfig(file)
       if (cfg.config.defaultEnvironment) env = selectEnvironment(cfg, undefined)
@@ -83,7 +82,7 @@ function existing(file: string): string | undefined {
 
 /** The environment a command acts on, with the sandbox fallback for --env sandbox. */
 export function loadEnvironment(env: string | undefined, config: string | undefined, stateDir: StateDir): {name: string; environment: Environment} {
-  return selectEnvironment(requireConfig({flag: config, env, sandbox: sandboxConfigFile(stateDir.root)}), env)
+  return selectEnvironment(requireConfig({flag: config, env, stateRoot: stateDir.root}), env)
 }
 
 export function parseParamFlags(values: string[] | undefined): Record<string, string> {

@@ -5,7 +5,6 @@
  */
 import {requireConfig} from '../config/load.js'
 import type {Environment} from '../config/schema.js'
-import {sandboxConfigFile} from '../sandbox/layout.js'
 import {FileLockBackend, type LockBackend} from './lock.js'
 import type {StateDir} from './state.js'
 
@@ -21,7 +20,7 @@ export async function lockBackendForEnvironment(environment: Environment | undef
 export async function lockBackendFor(scope: string, opts: {config?: string; stateDir: StateDir}): Promise<LockBackend> {
   let environment: Environment | undefined
   try {
-    environment = requireConfig({flag: opts.config, env: scope, sandbox: sandboxConfigFile(opts.stateDir.root)}).config.environments[scope]
+    environment = requireConfig({flag: opts.config, env: scope, stateRoot: opts.stateDir.root}).config.environments[scope]
   } catch {
     environment = undefined // no config: a scope without one locks with a file
   }

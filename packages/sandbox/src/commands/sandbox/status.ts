@@ -1,0 +1,50 @@
+import {Flags} from '@oclif/core'
+import {SandboxCommand, stateDirFlag} from '../../command.js'
+import {controlCall, requireSandbox} from '../../manager.js'
+
+export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> {
+  static override summary = "Show the running sandbox's endpoints, files and stacks."
+  static override description = 'Exit code 1 when no sandbox is running. --env-vars prints shell exports that point the AWS CLI, kubectl, helm and terraform at the sandbox.'
+  static override examples = [
+    '<%= config.bin %> sandbox status',
+    {description: 'Endpoints as JSON', command: '<%= config.bin %> sandbox status --json | jq .awsEndpoint'},
+    {description: 'Use the official clients against it', command: 'eval "$(<%= config.bin %> sandbox status --env-vars)"\naws route53 list-resource-record-sets --hosted-zone-id "$(<%= config.bin %> sandbox status --json | jq -r .hostedZoneId)"'},
+  ]
+
+  static override flags = {
+    'env-vars': Flags.boolean({summary: 'Print export lines for AWS_ENDPOINT_URL, AWS_PROFILE, KUBECONFIG and friends.'}),
+    'state-dir': stateDirFlag,
+  }
+
+  async run(): Promise<unknown> {
+    let info
+    try {
+      info = requireSandbox(this.stateRoot(this.flags['state-dir']))
+    } catch (error) {
+      if (this.jsonEnabled()) this.logJson({running: false})
+      else process.stderr.write(`${(error as Error).message}\n`)
+      this.exit(1)
+    }
+    const live = await controlCall<{stacks: Record<string, {up: boolean; errorRate: number; latencyMs: number; totals: {requests: number}}>; resolver: {weights: Record<string, number>}; faults: unknown[]}>(info, '/status')
+    if (this.flags['env-vars']) {
+      const {readFileSync} = await import('node:fs')
+      const {parse} = await import('yaml')
+      const cfg = parse(readFileSync(info.config, 'utf8'))
+      for (const [k, v] of Object.entries(cfg.environments.sandbox.tools.env as Record<string, string>)) this.log(`export ${k}=${JSON.stringify(v)}`)
+      this.log(`export PATH=${JSON.stringify(info.bin)}:"$PATH"`)
+      return {running: true, ...info}
+    }
+    if (!this.jsonEnabled()) {
+      this.log(`Sandbox running (pid ${info.pid}, since ${info.startedAt}).`)
+      this.log(`  AWS endpoint    ${info.awsEndpoint}`)
+      this.log(`  Kubernetes API  ${info.kubernetesApi}  kubeconfig ${info.kubeconfig}`)
+      this.log(`  public endpoint ${info.publicUrl}  resolver holds weights ${JSON.stringify(live.resolver.weights)}`)
+      for (const [name, s] of Object.entries(live.stacks)) {
+        this.log(`  ${name.padEnd(10)} ${s.up ? 'up  ' : 'DOWN'} ${info.stacks[name as 'legacy']}  error rate ${s.errorRate}, latency +${s.latencyMs}ms, ${s.totals.requests} requests`)
+      }
+      this.log(`  faults          ${live.faults.length ? JSON.stringify(live.faults) : 'none'}`)
+      this.log(`  config          ${info.config}`)
+    }
+    return {running: true, ...info, live}
+  }
+}

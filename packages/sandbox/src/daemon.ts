@@ -1,0 +1,243 @@
+/**
+ * The sandbox daemon: one background Node process (started by `clipper-ops sandbox up`) that
+ * hosts the AWS front, the Kubernetes stand-in, the two stacks, the public router and a control
+ * API, with moto_server as its child. It seeds the world, writes the files users point their
+ * tools at, reports ready in sandbox.json, and on SIGTERM closes everything and stops moto.
+ *
+ * Run as: node daemon.js <state-dir> [--ttl seconds] [--change-delay ms]
+ */
+import http, {type IncomingMessage, type ServerResponse} from 'node:http'
+import {rmSync, writeFileSync} from 'node:fs'
+// Only what starts moto is imported up front: moto (a Python process) is the slowest part to
+// get ready, so it starts first and the rest (AWS SDK clients included) loads meanwhile.
+import {startMoto, type MotoServer} from './aws-front/moto.js'
+import {SandboxLayout, type SandboxInfo} from './layout.js'
+import {listen} from './listen.js'
+import type {AwsFront} from './aws-front/front.js'
+import type {K8sStandIn} from './kube-stand-in/server.js'
+import type {Router} from './router.js'
+import type {PrometheusStandIn, SeriesValues} from './prometheus.js'
+import type {SeedFacts} from './seed.js'
+import type {Stack, StackName} from './stacks.js'
+
+interface World {
+  moto: MotoServer
+  front: AwsFront
+  k8s: K8sStandIn
+  stacks: Record<StackName, Stack>
+  router: Router
+  prometheus: PrometheusStandIn
+  facts: SeedFacts
+}
+
+/** The series the Prometheus stand-in serves, computed from the stacks' last minute of traffic. */
+function series(stacks: Record<StackName, Stack>, sandboxQueries: typeof import('./prometheus.js').sandboxQueries): SeriesValues {
+  const out: SeriesValues = {}
+  for (const s of Object.values(stacks)) {
+    const q = sandboxQueries(s.name)
+    const w = s.window(60)
+    // No traffic in the window is no data, as rate() over nothing is.
+    out[q.errorRatio] = w.requests ? w.errors / w.requests : undefined
+    out[q.p95Seconds] = w.p95Ms === undefined ? undefined : w.p95Ms / 1000
+    out[q.requestRate] = w.requests / 60
+  }
+  return out
+}
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name)
+  return i > 0 ? Number(process.argv[i + 1]) : fallback
+}
+
+async function main(): Promise<void> {
+  const layout = new SandboxLayout(process.argv[2]!)
+  const ttl = arg('--ttl', 5)
+  const changeDelayMs = arg('--change-delay', 2000)
+  const started = Date.now()
+  writeFileSync(layout.daemonPid, String(process.pid))
+
+  const mark = (what: string) => console.log(`${String(Date.now() - started).padStart(5)}ms ${what}`)
+  // moto (a Python process) takes the longest to start: everything else starts meanwhile.
+  const motoStarting = startMoto({logFile: layout.motoLog})
+  const [{startAwsFront}, {startK8sStandIn}, {writeSandboxFiles}, {startRouter}, {sandboxQueries, startPrometheusStandIn}, {kubernetesHealthy, SANDBOX, seedAws, seedKubernetes}, {DEFAULT_KNOBS, startStack}, {atomicWriteFile}] =
+    await Promise.all([
+      import('./aws-front/front.js'),
+      import('./kube-stand-in/server.js'),
+      import('./files.js'),
+      import('./router.js'),
+      import('./prometheus.js'),
+      import('./seed.js'),
+      import('./stacks.js'),
+      import('./atomic-write.js'),
+    ])
+  mark('modules loaded')
+  let k8s = await startK8sStandIn()
+  const stacks: Record<StackName, Stack> = {
+    legacy: await startStack('legacy'),
+    kubernetes: await startStack('kubernetes', {healthy: () => kubernetesHealthy(world.k8s)}),
+  }
+  mark('kubernetes stand-in and stacks listening')
+  const moto = await motoStarting
+  writeFileSync(layout.motoPid, String(moto.pid))
+  mark(`moto ready (pid ${moto.pid})`)
+  let front = await startAwsFront({upstream: moto.url, route53ChangeDelayMs: changeDelayMs, logFile: layout.awsRequests})
+  const prometheus = await startPrometheusStandIn({series: () => series(stacks, sandboxQueries)})
+  const world: World = {moto, front, k8s, stacks, prometheus, router: undefined as never, facts: undefined as never}
+  const seed = async (w: World, ttlSeconds: number): Promise<SeedFacts> => {
+    seedKubernetes(w.k8s)
+    return seedAws({motoUrl: w.moto.url, ttl: ttlSeconds, stackPorts: {legacy: w.stacks.legacy.port, kubernetes: w.stacks.kubernetes.port}, backup: w.front.backup})
+  }
+  world.facts = await seed(world, ttl)
+  mark('seeded')
+  world.router = await startRouter({
+    motoUrl: moto.url,
+    region: SANDBOX.region,
+    zoneId: () => world.facts.hostedZoneId,
+    recordName: SANDBOX.record,
+    recordType: 'A',
+    targets: [
+      {setIdentifier: SANDBOX.legacy.setIdentifier, stack: stacks.legacy},
+      {setIdentifier: SANDBOX.kubernetes.setIdentifier, stack: stacks.kubernetes, ttlSeconds: ttl},
+    ],
+  })
+
+  const control = http.createServer((req, res) => void handleControl({world, layout, ttl, reset}, req, res))
+  const {url: controlUrl} = await listen(control, 0, '127.0.0.1')
+
+  const urls = {aws: front.url, control: controlUrl, legacy: stacks.legacy.url, kubernetes: stacks.kubernetes.url, public: world.router.url, prometheus: prometheus.url}
+  await k8s.writeKubeconfig(layout.kubeconfig, {context: 'sandbox', namespace: SANDBOX.namespace})
+  const {helm, warnings} = await writeSandboxFiles(layout, world.facts, urls, ttl)
+  for (const w of warnings) console.log(`warning: ${w}`)
+  mark('files written')
+
+  const info: SandboxInfo = {
+    version: 1,
+    state: 'ready',
+    pid: process.pid,
+    motoPid: moto.pid,
+    startedAt: new Date(started).toISOString(),
+    readyAt: new Date().toISOString(),
+    readyMs: Date.now() - started,
+    region: SANDBOX.region,
+    awsEndpoint: front.url,
+    motoUrl: moto.url,
+    controlUrl,
+    kubernetesApi: k8s.url,
+    kubeconfig: layout.kubeconfig,
+    config: layout.config,
+    environment: 'sandbox',
+    stacks: {legacy: stacks.legacy.url, kubernetes: stacks.kubernetes.url},
+    publicUrl: world.router.url,
+    prometheusUrl: prometheus.url,
+    hostedZoneId: world.facts.hostedZoneId,
+    recordName: SANDBOX.record,
+    ttl,
+    bin: layout.bin,
+    helm: helm ?? null,
+    warnings,
+    logs: {daemon: layout.daemonLog, moto: layout.motoLog, awsRequests: layout.awsRequests},
+  }
+  atomicWriteFile(layout.info, `${JSON.stringify(info, null, 2)}\n`)
+  console.log(`sandbox ready in ${info.readyMs}ms: aws ${front.url}, kubernetes ${k8s.url}, public ${world.router.url}`)
+
+  let stopping = false
+  const stop = async (why: string) => {
+    if (stopping) return
+    stopping = true
+    console.log(`stopping (${why})`)
+    const timer = setTimeout(() => process.exit(1), 5000)
+    await Promise.allSettled([control.close(), world.router.close(), world.prometheus.close(), world.stacks.legacy.close(), world.stacks.kubernetes.close(), world.front.close(), world.k8s.close()])
+    await world.moto.stop()
+    for (const f of [layout.info, layout.daemonPid, layout.motoPid]) rmSync(f, {force: true})
+    clearTimeout(timer)
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGHUP', () => void stop('SIGHUP'))
+
+  // Reset: a fresh moto state, front and Kubernetes stand-in on the same ports, healthy stacks.
+  async function reset(): Promise<void> {
+    await fetch(`${world.moto.url}/moto-api/reset`, {method: 'POST'})
+    const frontPort = world.front.port
+    const k8sPort = world.k8s.port
+    await world.front.close()
+    await world.k8s.close()
+    world.front = front = await startAwsFront({upstream: moto.url, port: frontPort, route53ChangeDelayMs: changeDelayMs, logFile: layout.awsRequests})
+    world.k8s = k8s = await startK8sStandIn({port: k8sPort})
+    for (const s of Object.values(world.stacks)) {
+      await s.set({...DEFAULT_KNOBS})
+      s.resetStats()
+    }
+    world.facts = await seed(world, ttl)
+    world.router.flush()
+    await writeSandboxFiles(layout, world.facts, urls, ttl)
+    info.hostedZoneId = world.facts.hostedZoneId
+    atomicWriteFile(layout.info, `${JSON.stringify(info, null, 2)}\n`)
+  }
+}
+
+
+function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let body = ''
+    req.on('data', (c) => (body += c))
+    req.on('end', () => {
+      try {
+        resolve(body ? (JSON.parse(body) as Record<string, unknown>) : {})
+      } catch (error) {
+        reject(error)
+      }
+    })
+  })
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, {'content-type': 'application/json'})
+  res.end(`${JSON.stringify(body)}\n`)
+}
+
+/** The control API that `sandbox status|reset|fault` and the docker stand-in talk to. */
+async function handleControl(c: {world: World; layout: SandboxLayout; ttl: number; reset: () => Promise<void>}, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const {world, layout, ttl} = c
+  try {
+    const url = new URL(req.url ?? '/', 'http://x')
+    const body = req.method === 'POST' ? await readJson(req) : {}
+    if (req.method === 'GET' && url.pathname === '/status') {
+      return send(res, 200, {
+        info: layout.readInfo(),
+        stacks: Object.fromEntries(Object.values(world.stacks).map((s) => [s.name, {url: s.url, ...s.knobs, totals: s.totals, lastMinute: s.window(60)}])),
+        resolver: world.router.view(),
+        faults: world.front.faults.list(),
+        ttl,
+      })
+    }
+    const stack = /^\/stacks\/(legacy|kubernetes)$/.exec(url.pathname)
+    if (req.method === 'POST' && stack) {
+      const s = world.stacks[stack[1] as StackName]
+      const k: Record<string, unknown> = {}
+      if (typeof body.errorRate === 'number') k.errorRate = body.errorRate
+      if (typeof body.latencyMs === 'number') k.latencyMs = body.latencyMs
+      if (typeof body.up === 'boolean') k.up = body.up
+      await s.set(k)
+      return send(res, 200, {name: s.name, url: s.url, ...s.knobs})
+    }
+    const dep = /^\/kubernetes\/deployments\/([^/]+)\/([^/]+)$/.exec(url.pathname)
+    if (req.method === 'POST' && dep) {
+      world.k8s.setDeploymentHealth(dep[1]!, dep[2]!, body as never)
+      return send(res, 200, {namespace: dep[1], name: dep[2], ...body})
+    }
+    if (req.method === 'POST' && url.pathname === '/reset') {
+      await c.reset()
+      return send(res, 200, {reset: true, info: layout.readInfo()})
+    }
+    send(res, 404, {error: `no such control endpoint: ${req.method} ${url.pathname}`})
+  } catch (error) {
+    send(res, 500, {error: (error as Error).message})
+  }
+}
+
+main().catch((error) => {
+  console.error(`sandbox failed to start: ${(error as Error).stack ?? error}`)
+  process.exit(1)
+})

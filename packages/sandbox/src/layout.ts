@@ -1,0 +1,99 @@
+/**
+ * Where a sandbox keeps its files: under the state dir, in sandbox/. Pid files and logs sit
+ * beside the kubeconfig, AWS profile files and tool stand-ins. Its clipper-ops.yaml goes where
+ * the CLI looks for a fallback config (its contract, in clipper-ops's src/lib/config/load.ts:
+ * <state dir>/fallback/clipper-ops.yaml), so that `--env sandbox` works in any directory.
+ */
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+export interface SandboxInfo {
+  version: 1
+  state: 'starting' | 'ready' | 'stopping'
+  pid: number
+  motoPid?: number
+  startedAt: string
+  readyAt?: string
+  readyMs?: number
+  region: string
+  awsEndpoint: string
+  motoUrl: string
+  controlUrl: string
+  kubernetesApi: string
+  kubeconfig: string
+  config: string
+  environment: 'sandbox'
+  stacks: {legacy: string; kubernetes: string}
+  publicUrl: string
+  prometheusUrl?: string
+  hostedZoneId: string
+  recordName: string
+  ttl: number
+  bin: string
+  /** The real helm first on the sandbox's PATH, or null when none was found (see warnings). */
+  helm: string | null
+  /** What the sandbox lacks, said once when it starts. */
+  warnings: string[]
+  logs: {daemon: string; moto: string; awsRequests: string}
+}
+
+export class SandboxLayout {
+  readonly dir: string
+
+  constructor(readonly stateRoot: string) {
+    this.dir = join(stateRoot, 'sandbox')
+  }
+
+  get info(): string {
+    return join(this.dir, 'sandbox.json')
+  }
+  get daemonPid(): string {
+    return join(this.dir, 'daemon.pid')
+  }
+  get motoPid(): string {
+    return join(this.dir, 'moto.pid')
+  }
+  get daemonLog(): string {
+    return join(this.dir, 'daemon.log')
+  }
+  get motoLog(): string {
+    return join(this.dir, 'moto.log')
+  }
+  get awsRequests(): string {
+    return join(this.dir, 'aws-requests.jsonl')
+  }
+  get kubeconfig(): string {
+    return join(this.dir, 'kubeconfig')
+  }
+  /** The CLI's fallback config (its contract: fallbackConfigFile in src/lib/config/load.ts). */
+  get config(): string {
+    return join(this.stateRoot, 'fallback', 'clipper-ops.yaml')
+  }
+  get bin(): string {
+    return join(this.dir, 'bin')
+  }
+  get awsConfig(): string {
+    return join(this.dir, 'aws', 'config')
+  }
+  get awsCredentials(): string {
+    return join(this.dir, 'aws', 'credentials')
+  }
+  get composeFile(): string {
+    return join(this.dir, 'compose', 'docker-compose.yml')
+  }
+  get terraformrc(): string {
+    return join(this.dir, 'terraform', 'terraformrc')
+  }
+  get helmHome(): string {
+    return join(this.dir, 'helm')
+  }
+
+  readInfo(): SandboxInfo | undefined {
+    if (!existsSync(this.info)) return undefined
+    try {
+      return JSON.parse(readFileSync(this.info, 'utf8')) as SandboxInfo
+    } catch {
+      return undefined
+    }
+  }
+}

@@ -1,13 +1,13 @@
 import {Args} from '@oclif/core'
-import {OpsCommand} from '../lib/command.js'
-import {launch, launchFlags, parseParamFlags, resolveTarget} from '../lib/engine/launch.js'
+import {RUN_EXIT_CODES} from '../lib/errors.js'
 import {paramFlag, runFlags} from '../lib/flags.js'
+import {RunbookCommand} from '../lib/runbook-command.js'
 
-export default class Run extends OpsCommand<typeof Run> {
+export default class Run extends RunbookCommand<typeof Run> {
   static override summary = 'Run a runbook: a YAML file, or a built-in runbook by name.'
   static override description = `Runs each step as a resumable task: state and a journal are written at every step, so a run that dies anywhere continues with "runs resume <id>". One run per environment at a time (a lock). With --dry-run, nothing changes: every step says what it would do.
 
-Exit codes: 0 the run succeeded (or the dry run was made), 1 the run failed or was refused (e.g. locked), 2 bad flags, config or runbook, 130 interrupted.`
+${RUN_EXIT_CODES}`
 
   static override examples = [
     {description: 'Rehearse the built-in demo runbook', command: '<%= config.bin %> run demo'},
@@ -20,13 +20,9 @@ Exit codes: 0 the run succeeded (or the dry run was made), 1 the run failed or w
     runbook: Args.string({required: true, description: 'Path of a runbook YAML file, or the name of a built-in runbook (see "runbook list").'}),
   }
 
-  static override flags = {...runFlags, param: paramFlag}
+  static override flags = {...runFlags, param: paramFlag({multiple: true})}
 
   async run(): Promise<unknown> {
-    const f = this.flags
-    const stateDir = this.stateDir(f['state-dir'])
-    const target = await resolveTarget(this.args.runbook, parseParamFlags(f.param), {env: f.env, config: f.config, stateDir})
-    const res = await launch(target, launchFlags(f, stateDir, this.jsonEnabled()))
-    return this.finishRun(res)
+    return this.runRunbook(this.args.runbook, Object.fromEntries((this.flags.param ?? []).map((p) => [p.key, p.value])))
   }
 }

@@ -59,6 +59,8 @@ export abstract class OpsCommand<T extends typeof Command> extends Command {
   protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}; code?: string}): Promise<never> {
     // oclif's own exits (help, version) pass through untouched.
     if (err.code === 'EEXIT') throw err
+    // A flag's own check (Flags.custom parse) already names the flag; oclif wraps its message.
+    if (err instanceof OpsError) err.message = err.message.replace(/^Parsing --\S+ \n\t/, '').replace(/\nSee more help with --help$/, '')
     const exitCode = err instanceof OpsError ? err.exitCode : (err.oclif?.exit ?? EXIT.failed)
     const code = err instanceof OpsError ? err.code : exitCode === EXIT.usage ? 'USAGE' : 'ERROR'
     const suggestions = err instanceof OpsError ? err.suggestions : []

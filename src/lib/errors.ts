@@ -4,6 +4,10 @@
  */
 export const EXIT = {ok: 0, failed: 1, usage: 2, interrupted: 130} as const
 
+/** The exit codes of every command that runs a runbook, said once for their help. */
+export const RUN_EXIT_CODES =
+  'Exit codes: 0 the run succeeded (or the dry run was made), 1 the run failed or was refused (the summary says what state the world is in and how to go on), 2 bad flags, config or runbook (nothing was changed), 130 interrupted (continue with "runs resume").'
+
 export class OpsError extends Error {
   readonly exitCode: number
   readonly code: string

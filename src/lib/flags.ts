@@ -1,5 +1,7 @@
-/** Flags shared by commands, defined once so that they read the same everywhere. */
+/** Flags shared by commands, defined once so that they read the same everywhere, and checked where they are declared. */
 import {Flags} from '@oclif/core'
+import {UsageError} from './errors.js'
+import {parseDuration} from './util/duration.js'
 
 export const stateDirFlag = Flags.string({
   summary: 'Where run state, journals, locks and reports live.',
@@ -40,10 +42,37 @@ export const outputFlag = Flags.option({
   options: ['table', 'markdown', 'json', 'plain'] as const,
 })()
 
-export const paramFlag = Flags.string({
+export const paramFlag = Flags.custom<{key: string; value: string}>({
   char: 'p',
   summary: 'A runbook parameter, as key=value (repeatable).',
-  multiple: true,
+  parse: async (v) => {
+    const eq = v.indexOf('=')
+    if (eq <= 0) throw new UsageError(`--param ${v}: expected key=value, e.g. --param bake=5m.`, {code: 'BAD_PARAM'})
+    return {key: v.slice(0, eq), value: v.slice(eq + 1)}
+  },
+})
+
+/** Percentages of traffic, increasing, each a whole number from 1 to 100 (plain decimals only: 0x10 is not 16). */
+export function parseSteps(raw: string): number[] {
+  const parts = raw.split(',').map((s) => s.trim())
+  const bad = parts.find((p) => !/^\d{1,3}$/.test(p) || Number(p) < 1 || Number(p) > 100)
+  if (bad !== undefined) throw new UsageError(`--steps ${raw}: "${bad}" is not a percentage from 1 to 100; expected e.g. 10,50,100.`, {code: 'BAD_FLAG'})
+  const steps = parts.map(Number)
+  if (steps.some((v, i) => i > 0 && v <= steps[i - 1]!)) throw new UsageError(`--steps ${raw}: expected percentages in increasing order, e.g. 10,50,100.`, {code: 'BAD_FLAG'})
+  return steps
+}
+
+export const stepsFlag = Flags.custom<number[]>({
+  summary: 'Percentages of traffic for Kubernetes, in increasing order, e.g. 10,50,100 (default: rollout.steps).',
+  parse: async (raw) => parseSteps(raw),
+})
+
+/** A duration such as 30s, 5m or 1h. */
+export const durationFlag = Flags.custom<string>({
+  parse: async (raw, _ctx, flag) => {
+    if (parseDuration(raw) === undefined) throw new UsageError(`--${flag.name} ${raw}: expected a duration such as 30s, 5m or 1h.`, {code: 'BAD_FLAG'})
+    return raw
+  },
 })
 
 export const savePlanFlag = Flags.string({summary: 'With --dry-run: write the plan as JSON to this file.', dependsOn: ['dry-run']})

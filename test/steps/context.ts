@@ -49,6 +49,7 @@ export function makeContext(opts: {environment?: Record<string, unknown>; signal
     childEnv: {...process.env},
     projected: new Map(),
     audit: () => undefined,
+    kinds: {load: loadKind},
     logs,
     notes,
   }

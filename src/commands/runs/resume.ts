@@ -1,13 +1,15 @@
 import {Args, Flags} from '@oclif/core'
-import {OpsCommand} from '../../lib/command.js'
-import {resume} from '../../lib/engine/launch.js'
+import {RUN_EXIT_CODES} from '../../lib/errors.js'
 import {noInputFlag, outputFlag, stateDirFlag, yesFlag} from '../../lib/flags.js'
+import {RunbookCommand} from '../../lib/runbook-command.js'
 
-export default class RunsResume extends OpsCommand<typeof RunsResume> {
+export default class RunsResume extends RunbookCommand<typeof RunsResume> {
   static override summary = 'Continue a run that stopped: interrupted, killed, or failed at a step.'
   static override description = `Continues from the step that did not finish. A step that had started but whose result was never recorded is "in doubt": it reads the world again (the live DNS weights, whether a check passes) and either records itself done or acts again. When it cannot tell, the resume stops and asks you to decide with --assume-done or --rerun.
 
-Takes --yes like the run it resumes (protected environments, approval steps).`
+Takes --yes like the run it resumes (protected environments, approval steps).
+
+${RUN_EXIT_CODES}`
 
   static override examples = [
     {description: 'Continue the latest run', command: '<%= config.bin %> runs resume latest'},
@@ -27,10 +29,6 @@ Takes --yes like the run it resumes (protected environments, approval steps).`
   }
 
   async run(): Promise<unknown> {
-    const f = this.flags
-    const stateDir = this.stateDir(f['state-dir'])
-    const id = stateDir.resolveId(this.args.id)
-    const res = await resume(id, {stateDir, yes: f.yes, noInput: f['no-input'], output: f.output, json: this.jsonEnabled()}, {assumeDone: f['assume-done'], rerun: f.rerun})
-    return this.finishRun(res)
+    return this.resumeRunbook(this.args.id, {assumeDone: this.flags['assume-done'], rerun: this.flags.rerun})
   }
 }

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {OpsCommand} from '../../lib/command.js'
-import {runSummary, summaryLines} from '../../lib/engine/launch.js'
+import {runSummary, summaryLines} from '../../lib/report/run-summary.js'
 import {readJournal} from '../../lib/engine/state.js'
 import {stateDirFlag} from '../../lib/flags.js'
 import {runJunit, runMarkdown} from '../../lib/report/run-report.js'

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {OpsCommand} from '../../lib/command.js'
 import {UsageError} from '../../lib/errors.js'
-import {recordUnlock} from '../../lib/engine/launch.js'
+import {recordUnlock} from '../../lib/engine/audit.js'
 import {describeLock, holderIsGone, isExpired} from '../../lib/engine/lock.js'
 import {lockBackendFor} from '../../lib/engine/lock-backends.js'
 import {configFlag, stateDirFlag} from '../../lib/flags.js'
@@ -43,7 +43,7 @@ export default class RunsUnlock extends OpsCommand<typeof RunsUnlock> {
     }
     if (!f.reason) throw new UsageError('--force needs --reason "<why>": breaking a lock is recorded in the audit trail.', {code: 'REASON_REQUIRED'})
     if (!(await backend.remove(held))) throw new UsageError(`The lock on ${this.args.env} changed while we looked; run the command again.`, {code: 'LOCK_CHANGED'})
-    recordUnlock(dir, this.args.env, held, f.reason)
+    recordUnlock(dir.auditFile(), this.args.env, held, f.reason)
     if (!this.jsonEnabled()) {
       this.log(`Broke the lock on ${this.args.env} (${describeLock(held)}).${dead ? '' : ' Warning: the holder looked alive.'}`)
       this.log(`Recorded in ${dir.auditFile()}. Continue that run with: clipper-ops runs resume ${held.runId}`)

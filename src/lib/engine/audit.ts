@@ -4,7 +4,7 @@
  */
 import {appendFileSync, mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
-import type {Who} from './state.js'
+import {whoAmI, type Who} from './state.js'
 
 export interface AuditEntry {
   at: string
@@ -18,4 +18,9 @@ export interface AuditEntry {
 export function audit(file: string, entry: Omit<AuditEntry, 'at'>): void {
   mkdirSync(dirname(file), {recursive: true, mode: 0o700})
   appendFileSync(file, `${JSON.stringify({at: new Date().toISOString(), ...entry})}\n`, {mode: 0o600})
+}
+
+/** `runs unlock --force`: a lock broken on purpose, with the operator's reason. */
+export function recordUnlock(file: string, scope: string, holder: unknown, reason: string): void {
+  audit(file, {who: whoAmI(), action: 'lock.broken', scope, detail: {reason, holder}})
 }

@@ -1,41 +1,46 @@
 /**
- * Runs (and resumes) a runbook as a listr2 task list, keeping the engine's promises: every
- * transition journaled before and after its side effect, in-doubt steps reconciled against the
- * world on resume, one lock per environment with a heartbeat, a deadline with elapsed and
- * remaining time, compensating steps on failure, and no secrets in anything written.
+ * Runs (and resumes) a runbook, keeping the engine's promises: every transition journaled before
+ * and after its side effect, in-doubt steps reconciled against the world on resume, one lock per
+ * environment with a heartbeat, a deadline, compensating steps on failure, and no secrets in
+ * anything written.
+ *
+ * The engine renders nothing and owns no process: it emits events to the host it is given
+ * (./events.ts), asks people only through that host, and stops when the signal it is given
+ * aborts (the command turns Ctrl-C into that). It never writes to stdout or stderr, never
+ * installs signal handlers and never exits.
  */
 import {appendFileSync} from 'node:fs'
 import {join} from 'node:path'
-import type {ListrTask, ListrTaskWrapper} from 'listr2'
-import type {Environment} from '../config/schema.js'
 import {EXIT, OpsError, RunFailedError, UsageError, errorMessage} from '../errors.js'
-import {parseRunbook, type LoadedRunbook} from '../runbook/load.js'
-import {evaluateCondition, evaluateTemplate, hasExpression, resolveDeep, type Contexts} from '../runbook/expressions.js'
+import {parseRunbook} from '../runbook/load.js'
+import {evaluateCondition, resolveDeep, type Contexts} from '../runbook/expressions.js'
 import type {Runbook} from '../runbook/schema.js'
-import {loadKind} from '../steps/registry.js'
-import type {Reconciled, StepContext, StepKind} from '../steps/types.js'
+import {loadKind, stepKinds} from '../steps/registry.js'
+import type {Reconciled, StepContext, StepKind, StepNeed} from '../steps/types.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
 import {Redactor} from '../util/redact.js'
 import {childEnvFor} from '../config/tools.js'
 import {readTextFile} from '../util/yaml-file.js'
 import {audit} from './audit.js'
-import {compensationFor, expandSteps, specAt} from './expand.js'
+import {baseContexts, draftRun, stepContexts, type RunInput} from './draft.js'
+import type {AgendaItem, AgendaStep, EngineEvent, EngineHost} from './events.js'
+import {compensationFor, specAt} from './expand.js'
 import {acquireLock, lockTtlMs, type HeldLock, type LockBackend} from './lock.js'
 import {lockBackendForEnvironment} from './lock-backends.js'
-import {promptApi} from './prompt.js'
-import {newRunId, RunJournal, StateDir, whoAmI, type JournalEntry, type RunState, type StepRecord, type Who} from './state.js'
+import {newRunId, RunJournal, StateDir, whoAmI, type RunState, type StepRecord, type Who} from './state.js'
 import {writeRunReports} from '../report/run-report.js'
-
-export type OutputMode = 'tty' | 'plain' | 'json' | 'quiet'
 
 export interface EngineOptions {
   stateDir: StateDir
+  /** Where events go, and who is asked (approvals). */
+  host: EngineHost
+  /** --yes: confirmations and approvals are answered yes (and recorded as such). */
   yes: boolean
-  interactive: boolean
-  output: OutputMode
-  /** Lock backend for this environment (default: a file under the state dir). */
+  /** Aborting it stops the run where it is, resumable (Ctrl-C, SIGTERM). Its reason says why. */
+  signal?: AbortSignal
+  /** Lock backend for this environment (default: as the environment's config says). */
   lockBackend?: LockBackend
-  /** Environment for child processes (the sandbox adds its tool stand-ins here). */
+  /** Environment for child processes. */
   childEnv?: NodeJS.ProcessEnv
   /** Who is running, when more is known than the local user (e.g. the AWS caller identity). */
   who?: Who
@@ -50,78 +55,16 @@ export interface RunOutcome {
   reports: {markdown: string; junit: string; json: string}
 }
 
-export interface StartInput {
-  loaded: LoadedRunbook
-  params: Record<string, unknown>
-  env?: {name: string; environment: Environment}
-}
+/** An event as the executor emits it; the run id is added for every host. */
+type Emitted = EngineEvent extends infer E ? (E extends {runId: string} ? Omit<E, 'runId'> : never) : never
 
 class Interrupted extends Error {}
 
-/** Contexts that expressions read; `steps` is filled from the run's records. */
-export function baseContexts(state: Pick<RunState, 'params' | 'environmentConfig' | 'environment' | 'id' | 'createdAt'>, redactor: Redactor, dryRun: boolean): Contexts {
-  const secrets = new Proxy(
-    {},
-    {
-      get: (_t, name) => {
-        if (typeof name !== 'string') return undefined
-        const v = process.env[name]
-        redactor.add(v)
-        return v
-      },
-      has: () => true,
-    },
-  )
-  return {
-    params: state.params,
-    env: state.environmentConfig ?? {},
-    envName: state.environment ?? '',
-    run: {id: state.id, startedAt: state.createdAt, dryRun},
-    secrets,
-    steps: {},
-  }
-}
-
-/** The contexts a step sees: the run's, its group's item, and the outputs of steps before it. */
-export function stepContexts(base: Contexts, rb: Runbook, steps: StepRecord[], rec: StepRecord): Contexts {
-  const view: Record<string, {outputs: Record<string, unknown>; status: string}> = {}
-  for (const s of steps) view[s.id] = {outputs: s.outputs ?? {}, status: s.status}
-  const ctx: Contexts = {...base, steps: view}
-  // Inside a group (a forEach iteration, or the compensating steps of one failure), siblings
-  // are reachable by their short id.
-  if (rec.group) for (const s of steps) if (s.group?.id === rec.group.id) view[s.id.slice(rec.group.id.length + 1)] = view[s.id]!
-  if (rec.group && !rec.compensationFor) {
-    const groupSpec = specAt(rb, rec.specPath.replace(/\.steps\[\d+\]$/, ''))
-    ctx[groupSpec.as ?? 'item'] = rec.group.item
-    ctx.index = rec.group.index
-  }
-  if (rec.compensationFor) {
-    const failed = steps.find((s) => s.id === rec.compensationFor)
-    // A runbook-level onFailure may read a group's item; outside a group it is simply undefined.
-    for (const g of rb.steps.filter((x) => x.forEach !== undefined)) {
-      ctx[g.as ?? 'item'] = undefined
-      ctx.index = undefined
-    }
-    if (failed?.group && !failed.compensationFor) {
-      const groupSpec = specAt(rb, failed.specPath.replace(/\.steps\[\d+\]$/, ''))
-      ctx[groupSpec.as ?? 'item'] = failed.group.item
-      ctx.index = failed.group.index
-    }
-    ctx.failed = {id: failed?.id, title: failed?.title, error: failed?.error?.message}
-  }
-  return ctx
-}
-
-export function resolveDeadline(rb: Runbook, ctx: Contexts): number | undefined {
-  if (!rb.deadline) return undefined
-  const raw = hasExpression(rb.deadline) ? evaluateTemplate(rb.deadline, ctx) : rb.deadline
-  const ms = typeof raw === 'number' || typeof raw === 'string' ? parseDuration(raw) : undefined
-  if (ms === undefined) throw new UsageError(`Runbook "${rb.name}": deadline "${rb.deadline}" gave ${JSON.stringify(raw)}, not a duration such as 30m.`, {code: 'BAD_DEADLINE'})
-  return ms
-}
-
-export function lockScopeFor(rb: Runbook, envName?: string): string {
-  return envName ?? `runbook-${rb.name}`
+/** The needs (aws, kubernetes) of every step kind a runbook uses, its compensations included. */
+export async function runbookNeeds(rb: Runbook): Promise<Set<StepNeed>> {
+  const needs = new Set<StepNeed>()
+  for (const kind of await stepKinds(rb)) for (const n of kind.needs ?? []) needs.add(n)
+  return needs
 }
 
 /** Whether any step of the runbook (compensations included) changes the world. */
@@ -143,47 +86,28 @@ export async function runbookMutates(rb: Runbook): Promise<boolean> {
   return false
 }
 
-export async function startRun(input: StartInput, opts: EngineOptions): Promise<RunOutcome> {
-  const {loaded, params, env} = input
-  const rb = loaded.runbook
+/**
+ * Settle a step an earlier attempt left in doubt: read the world and say whether its effect is
+ * in place. A kind may know how (reconcile); otherwise one that changes nothing is simply run
+ * again, and one that does is re-planned — "no changes" means its effect is in place.
+ */
+export async function reconcileStep(kind: StepKind, ctx: StepContext, inputs: unknown): Promise<Reconciled> {
+  if (kind.reconcile) return kind.reconcile(ctx, inputs)
+  if (!kind.mutates(inputs)) return {done: false}
+  const plan = await kind.plan(ctx, inputs)
+  return plan.changes.every((c) => c.action === 'none') ? {done: true, outputs: plan.outputs as Record<string, unknown>, summary: 'already in place'} : {done: false}
+}
+
+export async function startRun(input: RunInput, opts: EngineOptions): Promise<RunOutcome> {
   const who = opts.who ?? whoAmI()
-  const id = newRunId(rb.name)
-  const now = new Date().toISOString()
   const redactor = new Redactor()
-  const draft: RunState = {
-    schema: 1,
-    id,
-    seq: 0,
-    status: 'running',
-    runbook: {name: rb.name, file: loaded.file, sha256: loaded.sha256, builtin: loaded.builtin, description: rb.description, recovery: rb.recovery},
-    environment: env?.name,
-    lockScope: lockScopeFor(rb, env?.name),
-    params,
-    environmentConfig: env?.environment,
-    protected: env?.environment.protected ?? false,
-    who,
-    createdAt: now,
-    updatedAt: now,
-    steps: [],
-    attempts: [],
-  }
-  const ctx = baseContexts(draft, redactor, false)
-  draft.steps = expandSteps(rb, ctx)
-  const budget = resolveDeadline(rb, ctx)
-  if (budget !== undefined) draft.deadline = {budgetMs: budget, at: new Date(Date.parse(now) + budget).toISOString(), policy: rb.onDeadline}
-  if (rb.undo) {
-    try {
-      draft.undo = String(evaluateTemplate(rb.undo, ctx))
-    } catch {
-      draft.undo = rb.undo
-    }
-  }
-  const backend = opts.lockBackend ?? (await lockBackendForEnvironment(env?.environment, opts.stateDir))
+  const {state} = draftRun(input, {id: newRunId(input.loaded.runbook.name), who, redactor, dryRun: false})
+  const backend = opts.lockBackend ?? (await lockBackendForEnvironment(input.env?.environment, opts.stateDir))
   const exec = new RunExecutor(opts, redactor)
   // The lock comes first: a refused run leaves no run directory behind.
-  await exec.lock(backend, draft)
-  const journal = RunJournal.create(opts.stateDir, redactor.deep(draft), loaded.source)
-  return exec.execute(journal, rb, false)
+  await exec.lock(backend, state)
+  const journal = RunJournal.create(opts.stateDir, redactor.deep(state), input.loaded.source)
+  return exec.execute(journal, input.loaded.runbook, false)
 }
 
 export async function resumeRun(runId: string, opts: EngineOptions): Promise<RunOutcome> {
@@ -200,8 +124,7 @@ export async function resumeRun(runId: string, opts: EngineOptions): Promise<Run
       {code: 'COMPENSATED'},
     )
   }
-  const source = readTextFile(join(journal.dir, 'runbook.yaml'), 'Runbook copy')
-  const loaded = await parseRunbook(state.runbook.file, source, state.runbook.builtin)
+  const rb = await loadRunbookCopy(journal)
   const redactor = new Redactor()
   const exec = new RunExecutor(opts, redactor)
   const backend = opts.lockBackend ?? (await lockBackendForEnvironment(state.environmentConfig, opts.stateDir))
@@ -211,7 +134,13 @@ export async function resumeRun(runId: string, opts: EngineOptions): Promise<Run
     journal.close()
     throw error
   }
-  return exec.execute(journal, loaded.runbook, true)
+  return exec.execute(journal, rb, true)
+}
+
+/** The runbook as it was when the run started: a resume runs this copy, not a file edited since. */
+export async function loadRunbookCopy(journal: Pick<RunJournal, 'dir' | 'state'>): Promise<Runbook> {
+  const source = readTextFile(join(journal.dir, 'runbook.yaml'), 'Runbook copy')
+  return (await parseRunbook(journal.state.runbook.file, source, journal.state.runbook.builtin)).runbook
 }
 
 class RunExecutor {
@@ -221,9 +150,7 @@ class RunExecutor {
   private journal!: RunJournal
   private rb!: Runbook
   private base!: Contexts
-  private ticker: NodeJS.Timeout | undefined
-  private currentTask: ListrTaskWrapper<any, any, any> | undefined
-  private currentTitle = ''
+  private deadlineWatch: NodeJS.Timeout | undefined
   private failure: RunState['failure']
   private readonly who: Who
 
@@ -264,17 +191,23 @@ class RunExecutor {
     return this.journal.state
   }
 
+  /** Hand an event to the host; a host that fails must not fail the run. */
+  private emit(e: Emitted): void {
+    try {
+      this.opts.host.notify({...e, runId: this.state.id} as EngineEvent)
+    } catch {
+      /* a display problem is not a run problem */
+    }
+  }
+
   async execute(journal: RunJournal, rb: Runbook, resumed: boolean): Promise<RunOutcome> {
     this.journal = journal
     this.rb = rb
     this.base = baseContexts(journal.state, this.redactor, false)
-    if (this.opts.output === 'json') journal.onEvent((e) => process.stdout.write(`${JSON.stringify(e)}\n`))
-    const onSignal = (sig: NodeJS.Signals) => {
-      if (this.stopReason) process.exit(EXIT.interrupted) // a second Ctrl-C: leave now
-      this.stop(`received ${sig}`)
-    }
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
-    for (const s of signals) process.on(s, onSignal)
+    const external = this.opts.signal
+    const onAbort = () => this.stop(external?.reason instanceof Error ? external.reason.message : String(external?.reason ?? 'interrupted'))
+    external?.addEventListener('abort', onAbort, {once: true})
+    if (external?.aborted) onAbort()
 
     journal.append({type: 'run.attempt', pid: process.pid, user: this.who.user, host: this.who.host, resumed})
     audit(this.opts.stateDir.auditFile(), {
@@ -284,21 +217,68 @@ class RunExecutor {
       runId: this.state.id,
       detail: {runbook: this.state.runbook.name, params: this.redactor.deep(this.state.params)},
     })
-    this.applyOperatorDecisions()
-    this.startTicker()
 
     let caught: unknown
     try {
-      const {Listr} = await import('listr2')
-      const list = new Listr(this.buildTasks(), await this.listrOptions())
-      await list.run()
+      this.applyOperatorDecisions()
+      const {agenda, compensating} = this.agenda()
+      this.emit({
+        type: 'run.started',
+        runbook: this.state.runbook.name,
+        environment: this.state.environment,
+        resumed,
+        runDir: journal.dir,
+        startedAt: this.state.createdAt,
+        agenda: agenda.map((a) => this.agendaItem(a)),
+        compensating: compensating ? {failedStepId: compensating.id} : undefined,
+        deadline: this.state.deadline ? {budgetMs: this.state.deadline.budgetMs, at: this.state.deadline.at, policy: this.state.deadline.policy} : undefined,
+      })
+      this.watchDeadline()
+      for (const item of agenda) for (const rec of item) await this.runStep(rec.id)
+      if (compensating) this.failAfterCompensation(compensating)
     } catch (error) {
       caught = error
     } finally {
-      if (this.ticker) clearInterval(this.ticker)
-      for (const s of signals) process.off(s, onSignal)
+      if (this.deadlineWatch) clearInterval(this.deadlineWatch)
+      external?.removeEventListener('abort', onAbort)
     }
     return this.finish(caught)
+  }
+
+  /**
+   * What this attempt walks through: the steps in order, a group's members together. A run
+   * stopped during compensation resumes with just the compensating steps left to do.
+   */
+  private agenda(): {agenda: StepRecord[][]; compensating?: StepRecord} {
+    const steps = this.state.steps
+    const compensating = steps.find((s) => s.status === 'failed' && !s.compensationFor && steps.some((c) => c.compensationFor === s.id && c.status !== 'succeeded' && c.status !== 'skipped'))
+    const list = compensating ? steps.filter((s) => s.compensationFor === compensating.id) : steps.filter((s) => !s.compensationFor)
+    const agenda: StepRecord[][] = []
+    for (const rec of list) {
+      const last = agenda.at(-1)
+      if (rec.group && last?.[0]?.group?.id === rec.group.id) last.push(rec)
+      else agenda.push([rec])
+    }
+    return {agenda, compensating}
+  }
+
+  private agendaStep(rec: StepRecord): AgendaStep {
+    return {id: rec.id, title: this.redactor.text(rec.title), kind: rec.kind, ...(this.continuesOnFailure(rec) ? {continues: true} : {})}
+  }
+
+  private agendaItem(members: StepRecord[]): AgendaItem {
+    const first = members[0]!
+    if (!first.group) return {type: 'step', ...this.agendaStep(first)}
+    return {type: 'group', id: first.group.id, title: this.redactor.text(first.group.title), steps: members.map((m) => this.agendaStep(m))}
+  }
+
+  private continuesOnFailure(rec: StepRecord): boolean {
+    if (rec.compensationFor) return false
+    try {
+      return specAt(this.rb, rec.specPath).onFailure === 'continue'
+    } catch {
+      return false
+    }
   }
 
   /** `runs resume --assume-done X` / `--rerun X`: the operator settles an in-doubt step. */
@@ -321,79 +301,20 @@ class RunExecutor {
     }
   }
 
-  private async listrOptions(): Promise<Record<string, unknown>> {
-    const {ListrLogger, ProcessOutput} = await import('listr2')
-    // Progress is a message, not data: it goes to stderr, leaving stdout for --json.
-    const logger = new ListrLogger({processOutput: new ProcessOutput(process.stderr, process.stderr)})
-    const mode = this.opts.output
-    return {
-      renderer: mode === 'tty' ? 'default' : mode === 'plain' ? 'simple' : 'silent',
-      fallbackRenderer: 'simple',
-      fallbackRendererCondition: mode !== 'tty',
-      silentRendererCondition: mode === 'json' || mode === 'quiet',
-      registerSignalListeners: false,
-      exitOnError: true,
-      collectErrors: false,
-      rendererOptions: {logger, collapseSubtasks: false, showErrorMessage: true, collapseErrors: false, suffixSkips: true, timer: undefined, formatOutput: 'wrap'},
-      fallbackRendererOptions: {logger, timestamp: undefined},
-    }
-  }
-
-  private buildTasks(): ListrTask[] {
-    const steps = this.state.steps
-    // A run stopped during compensation resumes with just the compensating steps left to do.
-    const compensating = this.state.steps.find((s) => s.status === 'failed' && !s.compensationFor && steps.some((c) => c.compensationFor === s.id && c.status !== 'succeeded' && c.status !== 'skipped'))
-    const agenda = compensating ? steps.filter((s) => s.compensationFor === compensating.id) : steps.filter((s) => !s.compensationFor)
-    const tasks: ListrTask[] = []
-    for (let i = 0; i < agenda.length; i++) {
-      const rec = agenda[i]!
-      if (rec.group) {
-        const members = [rec]
-        while (i + 1 < agenda.length && agenda[i + 1]!.group?.id === rec.group.id) members.push(agenda[++i]!)
-        tasks.push({
-          title: rec.group.title,
-          task: (_ctx, task) => task.newListr(members.map((m) => this.stepTask(m.id)), {exitOnError: true}),
-        })
-      } else tasks.push(this.stepTask(rec.id))
-    }
-    if (compensating) {
-      const failed = compensating
-      tasks.push({title: 'stop', task: () => this.failAfterCompensation(failed)})
-    }
-    return tasks
-  }
-
-  private stepTask(id: string): ListrTask {
-    const rec = this.state.steps.find((s) => s.id === id)!
-    let exitOnError = true
-    try {
-      exitOnError = specAt(this.rb, rec.specPath).onFailure !== 'continue'
-    } catch {
-      /* compensations use the default */
-    }
-    return {title: rec.title, exitOnError, task: async (_ctx, task) => this.runStep(id, task)}
-  }
-
-  /**
-   * Show a skipped step with its title and the reason. The default renderer shows a skip message
-   * instead of the title, the plain one beside it: so the message carries the title on a TTY only.
-   */
-  private skip(task: ListrTaskWrapper<any, any, any>, title: string, reason: string): void {
-    if (this.opts.output === 'tty') {
-      task.title = `${title} — ${reason}`
-      task.skip()
-    } else task.skip(reason)
-  }
-
   private rec(id: string): StepRecord {
     return this.state.steps.find((s) => s.id === id)!
   }
 
-  private async runStep(id: string, task: ListrTaskWrapper<any, any, any>): Promise<unknown> {
+  private interrupted(): Interrupted {
+    return new Interrupted(this.stopReason ?? 'interrupted')
+  }
+
+  /** Run one step. Returns when the run goes on after it; throws when the run stops. */
+  private async runStep(id: string): Promise<void> {
     const rec = this.rec(id)
-    if (this.stopReason) throw new Interrupted(this.stopReason)
+    if (this.stopReason) throw this.interrupted()
     if (rec.status === 'succeeded' || rec.status === 'skipped') {
-      this.skip(task, rec.title, `${rec.status === 'succeeded' ? 'done' : 'skipped'} in an earlier attempt`)
+      this.emit({type: 'step.skipped', stepId: id, title: this.redactor.text(rec.title), reason: `${rec.status === 'succeeded' ? 'done' : 'skipped'} in an earlier attempt`})
       return
     }
     const spec = specAt(this.rb, rec.specPath)
@@ -403,11 +324,11 @@ class RunExecutor {
       try {
         enabled = evaluateCondition(spec.if, ctx)
       } catch (error) {
-        return this.failStep(rec, task, new RunFailedError(`step ${rec.id}: its "if" condition cannot be evaluated: ${errorMessage(error)}`))
+        return this.failStep(rec, new RunFailedError(`step ${rec.id}: its "if" condition cannot be evaluated: ${errorMessage(error)}`))
       }
       if (!enabled) {
         this.journal.append({type: 'step.skipped', stepId: id, reason: `condition is false: ${String(spec.if)}`})
-        this.skip(task, rec.title, 'condition is false')
+        this.emit({type: 'step.skipped', stepId: id, title: this.redactor.text(rec.title), reason: 'condition is false'})
         return
       }
     }
@@ -416,51 +337,40 @@ class RunExecutor {
     try {
       inputs = this.resolveInputs(kind, spec.with ?? {}, ctx, rec)
     } catch (error) {
-      return this.failStep(rec, task, error)
+      return this.failStep(rec, error)
     }
-    const title = kind.title ? kind.title(inputs) : rec.title
-    const shownTitle = this.redactor.text(rec.title !== rec.id ? rec.title : title)
-    task.title = shownTitle
-    this.currentTask = task
-    this.currentTitle = shownTitle
-    this.showDeadline(task)
+    const title = this.redactor.text(rec.title !== rec.id ? rec.title : kind.title ? kind.title(inputs) : rec.title)
+    this.emit({type: 'step.started', stepId: id, title, kind: rec.kind, attempt: rec.attempts + 1, group: rec.group ? {id: rec.group.id, title: this.redactor.text(rec.group.title)} : undefined})
 
-    if (rec.status === 'running') {
-      const decision = await this.reconcile(kind, rec, inputs, task)
-      if (decision === 'done') return
-    }
+    if (rec.status === 'running' && (await this.reconcile(kind, rec, inputs, title)) === 'done') return
 
     const maxAttempts = spec.retry?.attempts ?? 1
     let delay = parseDuration(spec.retry?.delay ?? '2s') ?? 2000
     for (let attempt = 1; ; attempt++) {
       const started = Date.now()
-      this.journal.append({type: 'step.intent', stepId: id, attempt: rec.attempts + 1, inputs: this.redactor.deep(inputs), title: shownTitle})
+      this.journal.append({type: 'step.intent', stepId: id, attempt: rec.attempts + 1, inputs: this.redactor.deep(inputs), title})
       try {
-        const result = await this.withTimeout(spec.timeout, (signal) => kind.run(this.stepContext(rec, task, signal), inputs))
-        this.journal.append({
-          type: 'step.succeeded',
-          stepId: id,
-          outputs: this.redactor.deep(result.outputs ?? {}),
-          changes: this.redactor.deep(result.changes),
-          summary: result.summary ? this.redactor.text(result.summary) : undefined,
-          durationMs: Date.now() - started,
-        })
+        const result = await this.withTimeout(spec.timeout, (signal) => kind.run(this.stepContext(rec, signal), inputs))
+        const summary = result.summary ? this.redactor.text(result.summary) : undefined
+        const changes = this.redactor.deep(result.changes)
+        this.journal.append({type: 'step.succeeded', stepId: id, outputs: this.redactor.deep(result.outputs ?? {}), changes, summary, durationMs: Date.now() - started})
         if (result.changes?.some((c) => c.action !== 'none' && c.action !== 'check' && c.action !== 'wait')) {
-          audit(this.opts.stateDir.auditFile(), {who: this.who, action: 'step.changed', scope: this.state.lockScope, runId: this.state.id, detail: {step: id, changes: this.redactor.deep(result.changes)}})
+          audit(this.opts.stateDir.auditFile(), {who: this.who, action: 'step.changed', scope: this.state.lockScope, runId: this.state.id, detail: {step: id, changes}})
         }
-        if (result.summary) task.title = `${shownTitle} — ${this.redactor.text(result.summary)}`
+        this.emit({type: 'step.succeeded', stepId: id, title, summary, changes, durationMs: Date.now() - started})
         return
       } catch (error) {
-        if (this.abort.signal.aborted) throw new Interrupted(this.stopReason ?? 'interrupted')
+        if (this.abort.signal.aborted) throw this.interrupted()
         if (attempt < maxAttempts && !(error instanceof UsageError)) {
-          this.journal.append({type: 'step.retry', stepId: id, attempt, error: this.redactor.text(errorMessage(error)), delayMs: delay})
-          task.output = `attempt ${attempt} of ${maxAttempts} failed: ${this.redactor.text(errorMessage(error))}; retrying in ${formatDuration(delay)}`
+          const message = this.redactor.text(errorMessage(error))
+          this.journal.append({type: 'step.retry', stepId: id, attempt, error: message, delayMs: delay})
+          this.emit({type: 'step.retrying', stepId: id, attempt, of: maxAttempts, error: message, delayMs: delay})
           await sleep(delay, this.abort.signal).catch(() => undefined)
-          if (this.abort.signal.aborted) throw new Interrupted(this.stopReason ?? 'interrupted')
+          if (this.abort.signal.aborted) throw this.interrupted()
           delay = Math.round(delay * (spec.retry?.backoff ?? 2))
           continue
         }
-        return this.failStep(rec, task, error, Date.now() - started)
+        return this.failStep(rec, error, Date.now() - started)
       }
     }
   }
@@ -481,67 +391,71 @@ class RunExecutor {
   }
 
   /** Settle a step left in doubt by a dead run: read the world, then record it done or act again. */
-  private async reconcile(kind: StepKind, rec: StepRecord, inputs: unknown, task: ListrTaskWrapper<any, any, any>): Promise<'done' | 'redo'> {
+  private async reconcile(kind: StepKind, rec: StepRecord, inputs: unknown, title: string): Promise<'done' | 'redo'> {
     if (rec.reconciled === 'operator: run again') return 'redo'
-    task.output = `${rec.id} was interrupted before its result was recorded; checking the world before going on`
-    const ctx = this.stepContext(rec, task, this.abort.signal)
+    this.emit({type: 'step.in-doubt', stepId: rec.id, verdict: 'checking', detail: `${rec.id} was interrupted before its result was recorded; checking the world before going on`})
     let verdict: Reconciled
     try {
-      if (kind.reconcile) verdict = await kind.reconcile(ctx, inputs)
-      else if (!kind.mutates(inputs)) verdict = {done: false}
-      else {
-        const plan = await kind.plan(ctx, inputs)
-        verdict = plan.changes.every((c) => c.action === 'none') ? {done: true, outputs: plan.outputs as Record<string, unknown>, summary: 'already in place'} : {done: false}
-      }
+      verdict = await reconcileStep(kind, this.stepContext(rec, this.abort.signal), inputs)
     } catch (error) {
-      if (this.abort.signal.aborted) throw new Interrupted(this.stopReason ?? 'interrupted')
+      if (this.abort.signal.aborted) throw this.interrupted()
       verdict = {unknown: `checking the world failed: ${errorMessage(error)}`}
     }
     if ('unknown' in verdict) {
       this.journal.append({type: 'step.reconciling', stepId: rec.id, decision: `unknown: ${verdict.unknown}`})
-      throw new RunFailedError(
-        `Step ${rec.id} was interrupted and clipper-ops cannot tell whether it took effect: ${verdict.unknown}. Look at the world, then continue with one of:\n` +
-          `  clipper-ops runs resume ${this.state.id} --assume-done ${rec.id}   (it did take effect)\n` +
-          `  clipper-ops runs resume ${this.state.id} --rerun ${rec.id}         (run it again)`,
+      this.emit({type: 'step.in-doubt', stepId: rec.id, verdict: 'unknown', detail: this.redactor.text(verdict.unknown)})
+      // The step stays in doubt (running, no result) for the operator to settle; nothing is compensated.
+      const error = new RunFailedError(
+        this.redactor.text(
+          `Step ${rec.id} was interrupted and clipper-ops cannot tell whether it took effect: ${verdict.unknown}. Look at the world, then continue with one of:\n` +
+            `  clipper-ops runs resume ${this.state.id} --assume-done ${rec.id}   (it did take effect)\n` +
+            `  clipper-ops runs resume ${this.state.id} --rerun ${rec.id}         (run it again)`,
+        ),
         {code: 'IN_DOUBT'},
       )
+      this.emit({type: 'step.failed', stepId: rec.id, title, error: {message: error.message, code: error.code}, continues: false})
+      throw error
     }
     if (verdict.done) {
+      const summary = verdict.summary ?? 'found in place after the interruption'
       this.journal.append({type: 'step.reconciling', stepId: rec.id, decision: 'done'})
       this.journal.append({
         type: 'step.succeeded',
         stepId: rec.id,
         outputs: this.redactor.deep((verdict.outputs ?? {}) as Record<string, unknown>),
-        summary: verdict.summary ?? 'found in place after the interruption',
+        summary,
         durationMs: 0,
         reconciled: 'done',
       })
-      task.title = `${this.currentTitle} — already in place (found after the interruption)`
+      this.emit({type: 'step.in-doubt', stepId: rec.id, verdict: 'done'})
+      this.emit({type: 'step.succeeded', stepId: rec.id, title, summary: 'already in place (found after the interruption)', durationMs: 0, reconciled: true})
       return 'done'
     }
     this.journal.append({type: 'step.reconciling', stepId: rec.id, decision: 'redo'})
-    task.output = `${rec.id} had not taken effect; running it again`
+    this.emit({type: 'step.in-doubt', stepId: rec.id, verdict: 'redo', detail: `${rec.id} had not taken effect; running it again`})
     return 'redo'
   }
 
-  private async failStep(rec: StepRecord, task: ListrTaskWrapper<any, any, any>, error: unknown, durationMs?: number): Promise<unknown> {
+  /**
+   * A step failed. The run goes on (onFailure: continue), or stops — after running the
+   * compensating steps, when there are any. Returns only when the run goes on.
+   */
+  private async failStep(rec: StepRecord, error: unknown, durationMs?: number): Promise<void> {
     const message = this.redactor.text(errorMessage(error))
     const code = error instanceof OpsError ? error.code : undefined
     this.journal.append({type: 'step.failed', stepId: rec.id, error: {message, code}, durationMs})
-    let continues = false
-    try {
-      continues = specAt(this.rb, rec.specPath).onFailure === 'continue'
-    } catch {
-      /* compensation steps stop */
+    const title = this.redactor.text(rec.title)
+    if (this.continuesOnFailure(rec)) {
+      this.emit({type: 'step.failed', stepId: rec.id, title, error: {message, code}, durationMs, continues: true})
+      return
     }
-    if (continues) throw new RunFailedError(message, {code})
     this.failure ??= {stepId: rec.id, message, code}
-    if (rec.compensationFor) throw new RunFailedError(message, {code})
-    const comp = compensationFor(this.rb, rec, stepContexts(this.base, this.rb, this.state.steps, rec))
+    const comp = rec.compensationFor ? [] : compensationFor(this.rb, rec, stepContexts(this.base, this.rb, this.state.steps, rec))
+    if (comp.length) this.journal.append({type: 'steps.added', steps: comp})
+    this.emit({type: 'step.failed', stepId: rec.id, title, error: {message, code}, durationMs, continues: false, ...(comp.length ? {compensation: comp.map((c) => this.agendaStep(c))} : {})})
     if (comp.length === 0) throw new RunFailedError(message, {code})
-    this.journal.append({type: 'steps.added', steps: comp})
-    task.output = `${message}\nrunning ${comp.length} compensating step(s): ${comp.map((c) => c.title).join(', ')}`
-    return task.newListr([...comp.map((c) => this.stepTask(c.id)), {title: 'stop', task: () => this.failAfterCompensation(rec)}], {exitOnError: true})
+    for (const c of comp) await this.runStep(c.id)
+    this.failAfterCompensation(rec)
   }
 
   private failAfterCompensation(failed: StepRecord): never {
@@ -550,9 +464,10 @@ class RunExecutor {
     throw new RunFailedError(`${f.id} failed (${f.error?.message ?? 'failed'}); its compensating steps ran.`, {code: 'COMPENSATED'})
   }
 
-  private stepContext(rec: StepRecord, task: ListrTaskWrapper<any, any, any>, signal: AbortSignal): StepContext {
+  private stepContext(rec: StepRecord, signal: AbortSignal): StepContext {
     const logFile = join(this.journal.dir, 'output.log')
     const state = this.state
+    const host = this.opts.host
     return {
       runId: state.id,
       stepId: rec.id,
@@ -560,12 +475,19 @@ class RunExecutor {
       environment: state.environmentConfig,
       dryRun: false,
       signal,
-      prompt: promptApi({interactive: this.opts.interactive, yes: this.opts.yes}, this.opts.output === 'tty' ? (task as any) : undefined),
+      prompt: {
+        interactive: Boolean(host.confirm),
+        yes: this.opts.yes,
+        confirm: async (message, o = {}) => {
+          if (!host.confirm) throw new Error('cannot ask: no terminal (or --no-input)')
+          return host.confirm({runId: state.id, stepId: rec.id, message, default: o.default ?? false, timeoutMs: o.timeoutMs, signal})
+        },
+      },
       runDir: this.journal.dir,
       stateDir: this.opts.stateDir.root,
       log: (line) => {
         const clean = this.redactor.text(line)
-        task.output = clean
+        this.emit({type: 'step.output', stepId: rec.id, line: clean})
         appendFileSync(logFile, `${new Date().toISOString()} [${rec.id}] ${clean}\n`, {mode: 0o600})
       },
       note: async (detail) => {
@@ -577,6 +499,7 @@ class RunExecutor {
       redact: (t) => this.redactor.text(t),
       childEnv: childEnvFor(state.environmentConfig, this.opts.childEnv),
       projected: new Map(),
+      kinds: {load: loadKind},
       audit: (action, detail) =>
         audit(this.opts.stateDir.auditFile(), {who: this.who, action, scope: state.lockScope, runId: state.id, detail: {step: rec.id, ...this.redactor.deep(detail)}}),
     }
@@ -602,40 +525,21 @@ class RunExecutor {
     }
   }
 
-  private deadlineText(): string | undefined {
+  /** Once a second: notice a passed deadline, record it, and stop the run if its policy says so. */
+  private watchDeadline(): void {
     const d = this.state.deadline
-    if (!d) return undefined
-    const elapsed = Date.now() - Date.parse(this.state.createdAt)
-    const left = Date.parse(d.at) - Date.now()
-    return left >= 0
-      ? `${formatDuration(elapsed)} elapsed, ${formatDuration(left)} left of ${formatDuration(d.budgetMs)}`
-      : `${formatDuration(elapsed)} elapsed — OVER the ${formatDuration(d.budgetMs)} deadline by ${formatDuration(-left)}`
-  }
-
-  private showDeadline(task: ListrTaskWrapper<any, any, any>): void {
-    const text = this.deadlineText()
-    if (text) task.output = `⏱ ${text}`
-  }
-
-  /** Once a second: keep the time on screen and notice a passed deadline. */
-  private startTicker(): void {
-    const d = this.state.deadline
-    if (!d) return
-    this.ticker = setInterval(() => {
-      if (!this.state.deadline) return
-      if (this.opts.output === 'tty' && this.currentTask) this.showDeadline(this.currentTask)
-      if (!this.state.deadline.exceededAt && Date.now() > Date.parse(this.state.deadline.at)) {
-        this.journal.append({type: 'deadline.exceeded', budgetMs: this.state.deadline.budgetMs})
-        const msg = `DEADLINE PASSED: ${this.state.runbook.name} has run longer than its ${formatDuration(this.state.deadline.budgetMs)} budget`
-        if (this.currentTask) this.currentTask.output = `⚠ ${msg}${this.state.deadline.policy === 'continue' ? ' — continuing' : ' — stopping'}`
-        if (this.opts.output !== 'json') process.stderr.write(`\n⚠ ${msg}${this.state.deadline.policy === 'continue' ? '; the run goes on.' : '; stopping the run.'}\n`)
-        if (this.state.deadline.policy === 'fail') {
-          this.failure ??= {message: `deadline of ${formatDuration(this.state.deadline.budgetMs)} passed`, code: 'DEADLINE'}
-          this.stop('deadline passed')
-        }
+    if (!d || d.exceededAt) return
+    this.deadlineWatch = setInterval(() => {
+      const deadline = this.state.deadline
+      if (!deadline || deadline.exceededAt || Date.now() <= Date.parse(deadline.at)) return
+      this.journal.append({type: 'deadline.exceeded', budgetMs: deadline.budgetMs})
+      this.emit({type: 'deadline.exceeded', runbook: this.state.runbook.name, budgetMs: deadline.budgetMs, policy: deadline.policy})
+      if (deadline.policy === 'fail') {
+        this.failure ??= {message: `deadline of ${formatDuration(deadline.budgetMs)} passed`, code: 'DEADLINE'}
+        this.stop('deadline passed')
       }
     }, 1000)
-    this.ticker.unref()
+    this.deadlineWatch.unref()
   }
 
   private async finish(caught: unknown): Promise<RunOutcome> {
@@ -667,6 +571,15 @@ class RunExecutor {
     })
     this.journal.close()
     const reports = writeRunReports(this.journal.dir, this.state)
+    this.emit({
+      type: 'run.finished',
+      status: this.state.status,
+      exitCode,
+      durationMs: this.state.durationMs,
+      failure: this.state.failure,
+      ...(interrupted ? {reason: this.stopReason} : {}),
+      reports,
+    })
     return {state: this.state, exitCode, reports}
   }
 }
@@ -684,5 +597,3 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     )
   })
 }
-
-export type {JournalEntry}

@@ -5,17 +5,17 @@
  * and refused when the world has moved on.
  */
 import {createHash} from 'node:crypto'
-import type {Environment} from '../config/schema.js'
-import {errorMessage, RunFailedError} from '../errors.js'
-import type {LoadedRunbook} from '../runbook/load.js'
+import {readFileSync} from 'node:fs'
+import {resolve} from 'node:path'
+import {errorMessage, RunFailedError, UsageError} from '../errors.js'
 import {evaluateCondition, resolveDeep, UNKNOWN, UnknownValueError, type Contexts} from '../runbook/expressions.js'
 import {loadKind} from '../steps/registry.js'
 import type {Change, StepContext} from '../steps/types.js'
 import {Redactor} from '../util/redact.js'
 import {childEnvFor} from '../config/tools.js'
-import {baseContexts, lockScopeFor, resolveDeadline, stepContexts} from './executor.js'
-import {compensationFor, expandSteps, specAt} from './expand.js'
-import type {RunState, StepRecord} from './state.js'
+import {draftRun, stepContexts, type RunInput} from './draft.js'
+import {compensationFor, specAt} from './expand.js'
+import type {StepRecord} from './state.js'
 
 export interface PlannedStep {
   id: string
@@ -43,7 +43,6 @@ export interface Plan {
   params: Record<string, unknown>
   createdAt: string
   steps: PlannedStep[]
-  /** What runs if a step fails (the rollback path). */
   /** What runs if a step fails (the rollback path), for each run of steps that would do the same. */
   onFailure: {for: string[]; steps: PlannedStep[]}[]
   estimateMs: number
@@ -54,10 +53,7 @@ export interface Plan {
   fingerprint: string
 }
 
-export interface PlanInput {
-  loaded: LoadedRunbook
-  params: Record<string, unknown>
-  env?: {name: string; environment: Environment}
+export interface PlanInput extends RunInput {
   stateDir: string
   childEnv?: NodeJS.ProcessEnv
 }
@@ -66,26 +62,8 @@ export async function planRun(input: PlanInput): Promise<Plan> {
   const {loaded, params, env} = input
   const rb = loaded.runbook
   const redactor = new Redactor()
-  const now = new Date().toISOString()
-  const pseudo: RunState = {
-    schema: 1,
-    id: 'dry-run',
-    seq: 0,
-    status: 'running',
-    runbook: {name: rb.name, file: loaded.file, sha256: loaded.sha256, builtin: loaded.builtin},
-    environment: env?.name,
-    lockScope: lockScopeFor(rb, env?.name),
-    params,
-    environmentConfig: env?.environment,
-    protected: env?.environment.protected ?? false,
-    who: {user: '', host: '', pid: process.pid},
-    createdAt: now,
-    updatedAt: now,
-    steps: [],
-    attempts: [],
-  }
-  const base = baseContexts(pseudo, redactor, true)
-  pseudo.steps = expandSteps(rb, base)
+  const {state: pseudo, contexts: base} = draftRun(input, {id: 'dry-run', who: {user: '', host: '', pid: process.pid}, redactor, dryRun: true})
+  const now = pseudo.createdAt
   let projected = new Map<string, unknown>()
   const signal = AbortSignal.timeout(10 * 60_000)
 
@@ -191,12 +169,7 @@ export async function planRun(input: PlanInput): Promise<Plan> {
   const fingerprint = createHash('sha256')
     .update(JSON.stringify(steps.map((s) => [s.id, s.observed ?? null])))
     .digest('hex')
-  let deadlineMs: number | undefined
-  try {
-    deadlineMs = resolveDeadline(rb, base)
-  } catch {
-    deadlineMs = undefined
-  }
+  const deadlineMs = pseudo.deadline?.budgetMs
   return {
     schema: 1,
     kind: 'clipper-ops-plan',
@@ -261,6 +234,7 @@ function planContext(
     redact: (t) => redactor.text(t),
     childEnv: childEnvFor(env?.environment, input.childEnv),
     projected,
+    kinds: {load: loadKind},
     audit: () => undefined,
   }
 }
@@ -269,4 +243,31 @@ function planContext(
 export function staleSteps(saved: Plan, fresh: Plan): string[] {
   const before = new Map(saved.steps.map((s) => [s.id, JSON.stringify(s.observed ?? null)]))
   return fresh.steps.filter((s) => before.get(s.id) !== JSON.stringify(s.observed ?? null)).map((s) => s.id)
+}
+
+/**
+ * Apply a reviewed plan as it is, or not at all: refused (exit 1, nothing changed) when the
+ * runbook, the environment, the parameters or the live state differ from when it was made.
+ */
+export async function checkSavedPlan(file: string, input: PlanInput): Promise<void> {
+  let saved: Plan
+  try {
+    saved = JSON.parse(readFileSync(resolve(file), 'utf8')) as Plan
+  } catch (error) {
+    throw new UsageError(`--plan ${file}: cannot read it as a saved plan: ${(error as Error).message}`, {code: 'BAD_PLAN'})
+  }
+  if (saved.kind !== 'clipper-ops-plan') throw new UsageError(`--plan ${file}: not a clipper-ops plan (make one with --dry-run --save-plan).`, {code: 'BAD_PLAN'})
+  const problems: string[] = []
+  if (saved.runbook.sha256 !== input.loaded.sha256) problems.push(`the runbook ${input.loaded.runbook.name} changed since the plan was made`)
+  if ((saved.environment ?? '') !== (input.env?.name ?? '')) problems.push(`the plan is for environment ${saved.environment ?? '(none)'}, not ${input.env?.name ?? '(none)'}`)
+  if (JSON.stringify(saved.params) !== JSON.stringify(input.params)) problems.push(`the parameters differ: plan ${JSON.stringify(saved.params)}, now ${JSON.stringify(input.params)}`)
+  if (problems.length === 0) {
+    const fresh = await planRun(input)
+    if (fresh.fingerprint !== saved.fingerprint) {
+      problems.push(`the live state has changed since the plan was made (steps ${staleSteps(saved, fresh).join(', ')} read something different)`)
+    }
+  }
+  if (problems.length) {
+    throw new RunFailedError(`The saved plan ${file} is stale: ${problems.join('; ')}. Nothing was changed. Make a new plan with --dry-run and review it again.`, {code: 'STALE_PLAN'})
+  }
 }

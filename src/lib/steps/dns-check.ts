@@ -71,6 +71,7 @@ async function check(ctx: StepContext, i: z.output<typeof inputs>) {
 export default defineStep({
   kind: 'dns-check',
   description: 'Preflight (read-only): the weighted pair is as configured, safe, TTL within bounds, no change of ours pending',
+  needs: ['aws'],
   inputs,
   mutates: () => false,
   title: () => 'DNS preflight: weighted pair consistent, safe, nothing pending',

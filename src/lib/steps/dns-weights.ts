@@ -71,6 +71,7 @@ function blockingProblems(cfg: DnsConfig, pair: LivePair, i: Inputs): string[] {
 export default defineStep({
   kind: 'dns-weights',
   description: 'Set the weighted Route 53 pair (legacy, kubernetes) in one guarded change batch; wait for INSYNC',
+  needs: ['aws'],
   inputs,
   mutates: () => true,
   title: (i) => `DNS weights → legacy ${i.legacy}, kubernetes ${i.kubernetes}`,

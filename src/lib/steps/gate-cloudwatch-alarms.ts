@@ -58,6 +58,7 @@ async function describe(ctx: StepContext, names: string[]): Promise<Map<string, 
 export default defineStep({
   kind: 'gate-cloudwatch-alarms',
   description: 'CloudWatch alarms not in ALARM (missing alarm = error; INSUFFICIENT_DATA = no data, fails unless allowed), optionally over a bake time',
+  needs: ['aws'],
   inputs,
   mutates: () => false,
   title: (i) => `CloudWatch alarms gate${i.alarms ? ` (${i.alarms.length})` : ''}`,

@@ -70,6 +70,7 @@ function deploymentProblems(d: V1Deployment): string[] {
 export default defineStep({
   kind: 'gate-kubernetes',
   description: 'Kubernetes readiness: Deployments fully available, no crash loops or rising restarts, HPAs within bounds and not at max',
+  needs: ['kubernetes'],
   inputs,
   mutates: () => false,
   title: (i) => `Kubernetes gate${i.deployments ? ` ${i.deployments.join(', ')}` : ''}`,

@@ -13,7 +13,6 @@ import {z} from 'zod'
 import {duration} from '../config/schema.js'
 import {errorMessage, OpsError, RunFailedError} from '../errors.js'
 import {formatDuration} from '../util/duration.js'
-import {loadKind} from './registry.js'
 import {failGate, GATE_FAILED, NO_DATA, verdictOf, type GateVerdict} from './gate-common.js'
 import {defineStep, type StepContext, type StepKind, type StepPlan} from './types.js'
 
@@ -54,7 +53,7 @@ interface Prepared {
 }
 
 /** Load and validate every gate; all problems at once, each naming its gate. */
-async function prepare(i: Inputs): Promise<Prepared[]> {
+async function prepare(ctx: StepContext, i: Inputs): Promise<Prepared[]> {
   const problems: string[] = []
   const out: Prepared[] = []
   const seen = new Map<string, number>()
@@ -70,7 +69,7 @@ async function prepare(i: Inputs): Promise<Prepared[]> {
     }
     let kind: StepKind
     try {
-      kind = await loadKind(g.uses)
+      kind = await ctx.kinds.load(g.uses)
     } catch (error) {
       problems.push(`${label}: ${errorMessage(error)}`)
       continue
@@ -102,6 +101,8 @@ const EMPTY = 'no gates to run: no gates means no evidence; configure rollout.ga
 export default defineStep({
   kind: 'gates',
   description: 'Run several gates at once over a shared bake time; pass only if all pass, report every result with its evidence',
+  // Its gates may read CloudWatch: a run with gates checks its AWS identity first.
+  needs: ['aws'],
   inputs,
   mutates: () => false,
   title: (i) => `Gates (${i.gates.length})${i.duration ? ` for ${i.duration}` : ''}`,
@@ -110,7 +111,7 @@ export default defineStep({
     if (i.gates.length === 0) {
       return {summary: i.allowEmpty ? 'no gates (allowed)' : `will fail: ${EMPTY}`, changes: [{action: 'check', target: 'gates', detail: i.allowEmpty ? 'none' : 'none: fails'}], estimateMs: 0}
     }
-    const prepared = await prepare(i)
+    const prepared = await prepare(ctx, i)
     const plans: (StepPlan & {id: string})[] = []
     for (const g of prepared) plans.push({id: g.id, ...(await g.kind.plan(childContext(ctx, g, ctx.signal), g.inputs))})
     return {
@@ -126,7 +127,7 @@ export default defineStep({
       if (i.allowEmpty) return {summary: 'no gates (allowed)', outputs: {gates: []}}
       return failGate(ctx, `no data: ${EMPTY}`, {gates: []}, NO_DATA)
     }
-    const prepared = await prepare(i)
+    const prepared = await prepare(ctx, i)
     await Promise.all(prepared.map((g) => g.kind.warmup?.(childContext(ctx, g, ctx.signal), g.inputs)))
     const stop = new AbortController()
     const signal = AbortSignal.any([ctx.signal, stop.signal])

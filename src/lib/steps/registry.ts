@@ -3,6 +3,7 @@
  * runbook uses; a kind's module keeps heavy clients (AWS SDK, Kubernetes) behind await import().
  * Adding a kind: write src/lib/steps/<kind>.ts exporting `default defineStep({...})`, add a line here.
  */
+import type {Runbook} from '../runbook/schema.js'
 import type {StepKind} from './types.js'
 
 const LOADERS: Record<string, () => Promise<{default: StepKind}>> = {
@@ -38,4 +39,17 @@ export async function loadKind(kind: string): Promise<StepKind> {
   const mod = (await loader()).default
   loaded.set(kind, mod)
   return mod
+}
+
+/** Every kind a runbook uses, in its steps, groups and compensations. */
+export async function stepKinds(rb: Runbook): Promise<StepKind[]> {
+  const names = new Set<string>()
+  const specs = [...rb.steps, ...(rb.onFailure ?? [])]
+  while (specs.length) {
+    const s = specs.pop()!
+    if (s.uses) names.add(s.uses)
+    if (s.steps) specs.push(...s.steps)
+    if (Array.isArray(s.onFailure)) specs.push(...s.onFailure)
+  }
+  return Promise.all([...names].filter(isKnownKind).map(loadKind))
 }

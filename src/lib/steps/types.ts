@@ -90,12 +90,19 @@ export interface StepContext {
   projected: Map<string, unknown>
   /** Add an entry to the environment's audit trail (approvals, shifts). */
   audit(action: string, detail: Record<string, unknown>): void
+  /** The step kinds, for a composite kind (gates) that runs others. */
+  kinds: {load(kind: string): Promise<StepKind>}
 }
+
+/** What a kind needs from its surroundings: AWS credentials (checked before the run), a cluster. */
+export type StepNeed = 'aws' | 'kubernetes'
 
 export interface StepKind<I = any, O extends Record<string, unknown> = Record<string, unknown>> {
   kind: string
   /** One line for `runbook list` and docs. */
   description: string
+  /** AWS: a run using this kind checks who the caller is before its first step (and refuses another account). */
+  needs?: StepNeed[]
   inputs: z.ZodType<I>
   /** Whether running it changes the world (protected environments ask before such runs). */
   mutates(inputs: I): boolean

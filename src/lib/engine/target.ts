@@ -1,0 +1,42 @@
+/**
+ * What a command runs: a runbook (a file, or a built-in by name), the environment it acts on and
+ * its parameters, bound from flags and the environment's config.
+ */
+import {existsSync} from 'node:fs'
+import {fallbackConfigFile, findConfigFile, loadConfig, requireConfig, selectEnvironment} from '../config/load.js'
+import type {Environment} from '../config/schema.js'
+import {UsageError} from '../errors.js'
+import {bindParameters, loadRunbook} from '../runbook/load.js'
+import type {RunInput} from './draft.js'
+
+export interface TargetFlags {
+  env?: string
+  config?: string
+  /** The state dir: its fallback config (the sandbox's) is found there. */
+  stateRoot: string
+}
+
+/** The environment a command acts on: --env (or the config's defaultEnvironment), from the config that applies. */
+export function loadEnvironment(f: TargetFlags): {name: string; environment: Environment} {
+  return selectEnvironment(requireConfig({flag: f.config, env: f.env, stateRoot: f.stateRoot}), f.env)
+}
+
+/** Load a runbook and the environment it runs against, and bind its parameters. */
+export async function resolveTarget(ref: string, given: Record<string, unknown>, f: TargetFlags): Promise<RunInput> {
+  const loaded = await loadRunbook(ref)
+  const rb = loaded.runbook
+  let env: RunInput['env']
+  if (rb.environment === 'none') {
+    if (f.env) throw new UsageError(`--env ${f.env}: runbook "${rb.name}" does not act on an environment; drop --env.`, {code: 'NO_ENV_NEEDED'})
+  } else if (f.env || rb.environment === 'required' || f.config) {
+    env = loadEnvironment(f)
+  } else {
+    const fallback = fallbackConfigFile(f.stateRoot)
+    const file = findConfigFile({flag: f.config}) ?? (existsSync(fallback) ? fallback : undefined)
+    if (file) {
+      const cfg = loadConfig(file)
+      if (cfg.config.defaultEnvironment) env = selectEnvironment(cfg, undefined)
+    }
+  }
+  return {loaded, env, params: bindParameters(rb, given)}
+}

@@ -1,0 +1,140 @@
+/**
+ * The base of every command that runs a runbook (run, rollout, rollback, and runs resume): a
+ * command is a runbook with flags. Once the flags are parsed it loads the runbook and the
+ * environment, says who is acting, and then either plans (--dry-run: a table, Markdown or JSON)
+ * or asks (protected environments), checks a saved plan, and hands the run to the engine with
+ * a host that shows it. It owns the process's side of a run: Ctrl-C and SIGTERM stop the run
+ * resumably (a second one leaves at once), the summary is printed, the exit code is the run's.
+ */
+import {writeFileSync} from 'node:fs'
+import {resolve} from 'node:path'
+import type {Command} from '@oclif/core'
+import {OpsCommand} from './command.js'
+import {EXIT, UsageError} from './errors.js'
+import type {RunInput} from './engine/draft.js'
+import type {EngineHost} from './engine/events.js'
+import {resumeRun, runbookMutates, runbookNeeds, startRun, type EngineOptions, type RunOutcome} from './engine/executor.js'
+import {checkSavedPlan, planRun} from './engine/planner.js'
+import {resolveTarget} from './engine/target.js'
+import {whoAmI, type Who} from './engine/state.js'
+import type {Runbook} from './runbook/schema.js'
+import {createHost, hostMode} from './hosts/index.js'
+import {confirmByTyping, isInteractive} from './hosts/terminal.js'
+import {planMarkdown, planTable} from './report/plan-report.js'
+import {runMarkdown} from './report/run-report.js'
+import {runSummary, summaryLines} from './report/run-summary.js'
+
+/** The flags a runbook command may have (see runFlags in ./flags.ts); `runs resume` has a subset. */
+interface RunbookFlags {
+  env?: string
+  config?: string
+  'dry-run'?: boolean
+  output?: 'table' | 'markdown' | 'json' | 'plain'
+  'save-plan'?: string
+  plan?: string
+  yes?: boolean
+  'no-input'?: boolean
+  'state-dir'?: string
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+export abstract class RunbookCommand<T extends typeof Command> extends OpsCommand<T> {
+  private get runFlags(): RunbookFlags {
+    return this.flags as RunbookFlags
+  }
+
+  /** Run (or with --dry-run, plan) a runbook by file or built-in name, with these parameters. */
+  protected async runRunbook(ref: string, params: Record<string, unknown>): Promise<unknown> {
+    const f = this.runFlags
+    const stateDir = this.stateDir(f['state-dir'])
+    const input = await resolveTarget(ref, params, {env: f.env, config: f.config, stateRoot: stateDir.root})
+    const who = await this.identify(input.env, input.loaded.runbook)
+    if (f['dry-run']) return this.dryRun(input)
+    await this.confirmProtected(input, `running ${input.loaded.runbook.name}`)
+    if (f.plan) await checkSavedPlan(f.plan, {...input, stateDir: stateDir.root})
+    return this.withEngine({who}, (opts) => startRun(input, opts))
+  }
+
+  /** Continue a run that stopped, with the operator's decisions on in-doubt steps. */
+  protected async resumeRunbook(id: string, decisions: {assumeDone?: string[]; rerun?: string[]}): Promise<unknown> {
+    const stateDir = this.stateDir(this.runFlags['state-dir'])
+    const runId = stateDir.resolveId(id)
+    const state = stateDir.load(runId)
+    if (state.protected && state.status !== 'succeeded') await this.askForProtected(state.environment!, `resuming ${state.runbook.name} (${runId})`)
+    const {loadRunbookCopy} = await import('./engine/executor.js')
+    const env = state.environment && state.environmentConfig ? {name: state.environment, environment: state.environmentConfig} : undefined
+    const who = await this.identify(env, await loadRunbookCopy({dir: stateDir.runDir(runId), state}))
+    return this.withEngine({who, ...decisions}, (opts) => resumeRun(runId, opts))
+  }
+
+  /** Who is acting: the local user, and for environments on AWS the caller identity (for the audit trail). */
+  private async identify(env: RunInput['env'], rb: Runbook): Promise<Who> {
+    const who = whoAmI()
+    if (!env?.environment.aws) return who
+    const {identify} = await import('./aws/identity.js')
+    return identify(who, env, (await runbookNeeds(rb)).has('aws'))
+  }
+
+  private async dryRun(input: RunInput): Promise<unknown> {
+    const f = this.runFlags
+    const plan = await planRun({...input, stateDir: this.stateDir(f['state-dir']).root})
+    if (f['save-plan']) writeFileSync(resolve(f['save-plan']), `${JSON.stringify(plan, null, 2)}\n`, {mode: 0o600})
+    if (!this.jsonEnabled()) {
+      this.log(f.output === 'markdown' ? planMarkdown(plan) : f.output === 'json' ? JSON.stringify(plan, null, 2) : planTable(plan))
+      if (f['save-plan']) this.note(`Plan saved to ${f['save-plan']}; apply it with --plan ${f['save-plan']}`)
+    }
+    return plan
+  }
+
+  /** A protected environment asks before a run that changes it; without a TTY only --yes will do. */
+  private async confirmProtected(input: RunInput, verb: string): Promise<void> {
+    if (!input.env?.environment.protected) return
+    if (!(await runbookMutates(input.loaded.runbook))) return
+    await this.askForProtected(input.env.name, verb)
+  }
+
+  /** Typed confirmation (heroku-style) for a protected environment, or --yes; never a prompt without a TTY. */
+  private async askForProtected(envName: string, verb: string): Promise<void> {
+    const f = this.runFlags
+    if (f.yes) return
+    if (!isInteractive(Boolean(f['no-input']))) {
+      throw new UsageError(
+        `${envName} is a protected environment and ${verb} changes it. There is no terminal to ask on${f['no-input'] ? ' (--no-input)' : ''}; pass --yes to confirm.`,
+        {code: 'CONFIRMATION_REQUIRED'},
+      )
+    }
+    const ok = await confirmByTyping(envName, `${verb} will change the protected environment ${envName}.`)
+    if (!ok) throw new UsageError('Not confirmed; nothing was changed.', {code: 'NOT_CONFIRMED'})
+  }
+
+  /**
+   * Hand a run to the engine: with the host that shows it, and a signal that Ctrl-C, SIGTERM or
+   * SIGHUP abort (the run stops where it is, resumable; a second one leaves at once). Then print
+   * how it ended, and end with its exit code.
+   */
+  private async withEngine(extra: Partial<EngineOptions>, go: (opts: EngineOptions) => Promise<RunOutcome>): Promise<unknown> {
+    const f = this.runFlags
+    const interactive = isInteractive(Boolean(f['no-input']))
+    const host: EngineHost = await createHost(hostMode({output: f.output, json: this.jsonEnabled()}), {interactive})
+    const interrupt = new AbortController()
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (interrupt.signal.aborted) process.exit(EXIT.interrupted) // a second Ctrl-C: leave now
+      interrupt.abort(new Error(`received ${sig}`))
+    }
+    for (const s of SIGNALS) process.on(s, onSignal)
+    let outcome: RunOutcome
+    try {
+      outcome = await go({stateDir: this.stateDir(f['state-dir']), host, yes: Boolean(f.yes), signal: interrupt.signal, ...extra})
+    } finally {
+      await host.close?.()
+      for (const s of SIGNALS) process.off(s, onSignal)
+    }
+    const s = outcome.state
+    if (!this.jsonEnabled() && f.output !== 'json') {
+      if (f.output === 'markdown') this.log(runMarkdown(s))
+      process.stderr.write(`\n${summaryLines(s, outcome.reports).join('\n')}\n`)
+    }
+    return this.finishRun({exitCode: outcome.exitCode, json: runSummary(s, outcome.reports)})
+  }
+}

@@ -1,8 +1,18 @@
-import {defineConfig} from 'vitest/config'
+import {configDefaults, defineConfig} from 'vitest/config'
+
+// Two projects. `unit`: fast, in process, no moto_server and no build needed (npm run test:unit).
+// `e2e`: the built CLI spawned as a user runs it, and everything that talks to moto_server,
+// terraform or a sandbox. `npm test` builds, lints and runs both.
+const UNIT = [
+  'test/unit/**/*.test.ts',
+  'test/engine/**/*.test.ts',
+  'test/steps/gate-{gates,http,kubernetes,prometheus}.test.ts',
+  'test/cli/{readme,node-version}.test.ts',
+  'packages/sandbox/test/kube-*.test.ts',
+]
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     // End-to-end tests spawn the built CLI and local servers; give them room, and keep the
     // number of files that run at once to the two cores this machine has.
     testTimeout: 60_000,
@@ -10,5 +20,9 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     fileParallelism: true,
+    projects: [
+      {extends: true, test: {name: 'unit', include: UNIT}},
+      {extends: true, test: {name: 'e2e', include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...UNIT]}},
+    ],
   },
 })

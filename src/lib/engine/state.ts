@@ -253,7 +253,7 @@ export function readJournal(file: string): JournalEntry[] {
       out.push(JSON.parse(line) as JournalEntry)
     } catch (error) {
       if (i >= lines.length - 2) break // a torn final write
-      throw new Error(`journal ${file} is damaged at line ${i + 1}: ${(error as Error).message}`)
+      throw new Error(`journal ${file} is damaged at line ${i + 1}: ${(error as Error).message}`, {cause: error})
     }
   }
   return out

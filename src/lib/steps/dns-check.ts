@@ -23,7 +23,7 @@ const inputs = z.strictObject({
 function recentChangeIds(ctx: StepContext): {changeId: string; runId: string}[] {
   const runs = join(ctx.stateDir, 'runs')
   const out: {changeId: string; runId: string; at: string}[] = []
-  let ids: string[] = []
+  let ids: string[]
   try {
     ids = readdirSync(runs)
   } catch {

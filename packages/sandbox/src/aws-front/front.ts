@@ -92,7 +92,8 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
         req.socket.destroy()
         return
       }
-      body ??= await readBody(req)
+      // Drain the request: bytes left unread would corrupt the next request on a kept-alive connection.
+      if (body === undefined) await readBody(req)
       return send(res, faultAnswer(answering.kind, info, req))
     }
 

@@ -40,7 +40,9 @@ console.log('')
 console.log(`${'command'.padEnd(28)} ${'median'.padStart(9)} ${'min'.padStart(9)} ${'max'.padStart(9)} ${'over bare node'.padStart(15)}`)
 for (const r of rows) {
   const over = r === rows[0] ? '' : `+${(r.median - base).toFixed(0)} ms`
-  console.log(`${r.label.padEnd(28)} ${`${r.median.toFixed(0)} ms`.padStart(9)} ${`${r.min.toFixed(0)} ms`.padStart(9)} ${`${r.max.toFixed(0)} ms`.padStart(9)} ${over.padStart(15)}`)
+  console.log(
+    `${r.label.padEnd(28)} ${`${r.median.toFixed(0)} ms`.padStart(9)} ${`${r.min.toFixed(0)} ms`.padStart(9)} ${`${r.max.toFixed(0)} ms`.padStart(9)} ${over.padStart(15)}`,
+  )
 }
 
 // --- the sandbox: `sandbox up` to ready, median of several starts -----------------------------
@@ -61,7 +63,9 @@ for (let i = 0; i < SANDBOX_RUNS; i++) {
 }
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 console.log('')
-console.log(`sandbox up to ready, ${SANDBOX_RUNS} starts: median ${med(ups.map((u) => u.wall)).toFixed(0)} ms for the command (${med(ups.map((u) => u.ready)).toFixed(0)} ms inside the daemon); min ${Math.min(...ups.map((u) => u.wall)).toFixed(0)}, max ${Math.max(...ups.map((u) => u.wall)).toFixed(0)}`)
+console.log(
+  `sandbox up to ready, ${SANDBOX_RUNS} starts: median ${med(ups.map((u) => u.wall)).toFixed(0)} ms for the command (${med(ups.map((u) => u.ready)).toFixed(0)} ms inside the daemon); min ${Math.min(...ups.map((u) => u.wall)).toFixed(0)}, max ${Math.max(...ups.map((u) => u.wall)).toFixed(0)}`,
+)
 
 // --- a rollback in the sandbox: where its time goes -------------------------------------------
 cliRun(['sandbox', 'up'])
@@ -69,7 +73,10 @@ try {
   cliRun(['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'])
   const t0 = Date.now()
   const r = cliRun(['rollback', '--env', 'sandbox', '--output', 'json'])
-  const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  const events = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
   const at = (pred) => Date.parse(events.find(pred)?.at)
   const start = at((e) => e.type === 'run.attempt')
   const end = at((e) => e.type === 'run.finished')

@@ -12,8 +12,15 @@ ${RUN_EXIT_CODES}`
   static override examples = [
     {description: 'Rehearse the built-in demo runbook', command: '<%= config.bin %> run demo'},
     {description: 'Run your own runbook against staging with a parameter', command: '<%= config.bin %> run ./runbooks/migrate.yaml --env staging -p batch=500'},
-    {description: 'Review what a runbook would change, as Markdown for a pull request', command: '<%= config.bin %> run ./runbooks/migrate.yaml --env production --dry-run --output markdown'},
-    {description: 'Save a reviewed plan, then apply exactly that plan', command: '<%= config.bin %> run ./runbooks/migrate.yaml --env production --dry-run --save-plan plan.json\n<%= config.bin %> run ./runbooks/migrate.yaml --env production --plan plan.json --yes'},
+    {
+      description: 'Review what a runbook would change, as Markdown for a pull request',
+      command: '<%= config.bin %> run ./runbooks/migrate.yaml --env production --dry-run --output markdown',
+    },
+    {
+      description: 'Save a reviewed plan, then apply exactly that plan',
+      command:
+        '<%= config.bin %> run ./runbooks/migrate.yaml --env production --dry-run --save-plan plan.json\n<%= config.bin %> run ./runbooks/migrate.yaml --env production --plan plan.json --yes',
+    },
   ]
 
   static override args = {

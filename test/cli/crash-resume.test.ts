@@ -55,7 +55,10 @@ describe('SIGKILL at any moment, then runs resume', () => {
     // The journal tells the story: two attempts, and an in-doubt step settled by reading the world.
     const journal = readJournal(state, runId)
     expect(journal.filter((e) => e.type === 'run.attempt')).toHaveLength(2)
-    const inDoubt = before.filter((e) => e.type === 'step.intent').map((e) => e.stepId).filter((id) => !before.some((x) => x.type === 'step.succeeded' && x.stepId === id))
+    const inDoubt = before
+      .filter((e) => e.type === 'step.intent')
+      .map((e) => e.stepId)
+      .filter((id) => !before.some((x) => x.type === 'step.succeeded' && x.stepId === id))
     for (const id of inDoubt) expect(journal.some((e) => e.type === 'step.reconciling' && e.stepId === id)).toBe(true)
   })
 

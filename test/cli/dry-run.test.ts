@@ -118,7 +118,10 @@ describe('--dry-run', () => {
     const dir = tempDir()
     const r = await cli(['run', rb, '--yes', '-p', `dir=${dir}`, '-p', 'settle=10ms', '--state-dir', join(dir, 's'), '--output', 'json'], {cwd})
     // --output json streams the engine's events as JSON lines on stdout, each with its run id.
-    const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    const events = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
     expect(r.code, r.stderr).toBe(0)
     const runId = events[0].runId
     expect(events.every((e) => e.runId === runId)).toBe(true)
@@ -126,7 +129,9 @@ describe('--dry-run', () => {
     expect([shown[0], shown.at(-1)]).toEqual(['step.started', 'step.succeeded'])
     expect(events.at(-1)).toMatchObject({type: 'run.finished', status: 'succeeded', reports: {markdown: join(dir, 's', 'runs', runId, 'report.md')}})
     // The journal records the intent before the side effect, and the result after it.
-    const order = readJournal(join(dir, 's'), runId).filter((e) => e.stepId === 'note').map((e) => e.type)
+    const order = readJournal(join(dir, 's'), runId)
+      .filter((e) => e.stepId === 'note')
+      .map((e) => e.type)
     expect(order.slice(0, 1)).toEqual(['step.intent'])
     expect(order.at(-1)).toBe('step.succeeded')
     expect(readFileSync(join(dir, 'notes'), 'utf8')).toBe('ran\n')

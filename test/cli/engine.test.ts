@@ -32,7 +32,10 @@ function allFiles(dir: string): string {
 
 describe('engine', () => {
   test('a deadline that passes is reported loudly, in the state and in the report; the run goes on', async () => {
-    const rb = runbook('late', 'deadline: 1s\nsteps:\n  - id: slow\n    uses: wait\n    with: {duration: 2s}\n  - id: after\n    uses: exec\n    with: {command: "true", idempotent: true}\n')
+    const rb = runbook(
+      'late',
+      'deadline: 1s\nsteps:\n  - id: slow\n    uses: wait\n    with: {duration: 2s}\n  - id: after\n    uses: exec\n    with: {command: "true", idempotent: true}\n',
+    )
     const s = join(cwd, 'st-late')
     const r = await cli(['run', rb, '--state-dir', s, '--json'], {cwd})
     expect(r.code, r.stderr).toBe(0)
@@ -93,7 +96,10 @@ describe('engine', () => {
 
   test('a protected environment needs --yes without a TTY, and nothing runs until then', async () => {
     const dir = tempDir()
-    const rb = runbook('touchy', `parameters:\n  dir: {type: string}\nsteps:\n  - id: touch\n    uses: exec\n    with: {command: touch, args: ['\${{ params.dir }}/touched'], creates: '\${{ params.dir }}/touched'}\n`)
+    const rb = runbook(
+      'touchy',
+      `parameters:\n  dir: {type: string}\nsteps:\n  - id: touch\n    uses: exec\n    with: {command: touch, args: ['\${{ params.dir }}/touched'], creates: '\${{ params.dir }}/touched'}\n`,
+    )
     const refused = await cli(['run', rb, '--env', 'prod', '-p', `dir=${dir}`, '--state-dir', join(dir, 's')], {cwd})
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain('prod is a protected environment')
@@ -108,7 +114,10 @@ describe('engine', () => {
   })
 
   test('an approval without a TTY stops the run with how to continue; resume --yes approves and records it', async () => {
-    const rb = runbook('ask', 'steps:\n  - id: ask\n    uses: approval\n    with: {message: "Shift traffic?"}\n  - id: after\n    uses: exec\n    with: {command: "true", idempotent: true}\n')
+    const rb = runbook(
+      'ask',
+      'steps:\n  - id: ask\n    uses: approval\n    with: {message: "Shift traffic?"}\n  - id: after\n    uses: exec\n    with: {command: "true", idempotent: true}\n',
+    )
     const s = join(cwd, 'st-ask')
     const r = await cli(['run', rb, '--state-dir', s], {cwd, timeoutMs: 20_000})
     expect(r.code).toBe(1)
@@ -156,7 +165,10 @@ describe('engine', () => {
   })
 
   test('every run writes a Markdown report and a JUnit file', async () => {
-    const rb = runbook('reported', 'steps:\n  - id: one\n    uses: exec\n    with: {command: "true", idempotent: true}\n  - id: two\n    if: ${{ 1 > 2 }}\n    uses: exec\n    with: {command: "true"}\n')
+    const rb = runbook(
+      'reported',
+      'steps:\n  - id: one\n    uses: exec\n    with: {command: "true", idempotent: true}\n  - id: two\n    if: ${{ 1 > 2 }}\n    uses: exec\n    with: {command: "true"}\n',
+    )
     const s = join(cwd, 'st-rep')
     const r = await cli(['run', rb, '--state-dir', s, '--json'], {cwd})
     const out = JSON.parse(r.stdout)

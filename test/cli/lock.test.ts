@@ -16,10 +16,7 @@ beforeAll(() => {
   cwd = tempDir()
   state = join(cwd, 'state')
   runbook = join(cwd, 'hold.yaml')
-  writeFileSync(
-    join(cwd, 'clipper-ops.yaml'),
-    'version: 1\nenvironments:\n  staging: {}\n  production:\n    protected: true\n',
-  )
+  writeFileSync(join(cwd, 'clipper-ops.yaml'), 'version: 1\nenvironments:\n  staging: {}\n  production:\n    protected: true\n')
   writeFileSync(
     runbook,
     'version: 1\nname: hold\nparameters:\n  for: {type: duration, default: 3s}\nsteps:\n  - id: hold\n    uses: wait\n    with: {duration: "${{ params.for }}"}\n',
@@ -78,7 +75,10 @@ describe('locks', () => {
     const broken = await cli(['runs', 'unlock', 'staging', '--force', '--reason', 'test: holder was killed', '--state-dir', s, '--json'], {cwd})
     expect(broken.code, broken.stderr).toBe(0)
     expect(JSON.parse(broken.stdout)).toMatchObject({locked: false, broken: {runId}, holderLookedDead: true})
-    const audit = readFileSync(join(s, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    const audit = readFileSync(join(s, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
     expect(audit.find((a) => a.action === 'lock.broken')).toMatchObject({scope: 'staging', detail: {reason: 'test: holder was killed', holder: {runId}}})
 
     // The dead run continues from where it was.
@@ -87,7 +87,7 @@ describe('locks', () => {
     expect(JSON.parse(resumed.stdout).status).toBe('succeeded')
   })
 
-  test("a resumed run takes back its own dead lock without --force", async () => {
+  test('a resumed run takes back its own dead lock without --force', async () => {
     const env = {CLIPPER_OPS_LOCK_TTL: '30s'}
     const s = join(cwd, 'state-own')
     const first = startCli(['run', runbook, '--env', 'staging', '-p', 'for=1s', '--state-dir', s], {cwd, env})

@@ -23,7 +23,13 @@ describe.each([
   const manifest = JSON.parse(readFileSync(join(ROOT, manifestFile), 'utf8'))
 
   test('lists exactly the commands in src/commands, with their flags and args', async () => {
-    const ids = commandFiles(join(pkg, 'src/commands')).map((f) => relative(join(pkg, 'src/commands'), f).replace(/\.ts$/, '').replace(/\/index$/, '').split('/').join(':'))
+    const ids = commandFiles(join(pkg, 'src/commands')).map((f) =>
+      relative(join(pkg, 'src/commands'), f)
+        .replace(/\.ts$/, '')
+        .replace(/\/index$/, '')
+        .split('/')
+        .join(':'),
+    )
     expect(Object.keys(manifest.commands).sort()).toEqual(ids.sort())
     for (const id of ids) {
       const mod = await import(pathToFileURL(join(pkg, 'dist/commands', `${id.split(':').join('/')}.js`)).href)

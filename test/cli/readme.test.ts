@@ -30,7 +30,10 @@ function fieldPaths(schema: any, prefix = ''): string[] {
 describe('README', () => {
   test('.ci/run runs the README install and test command verbatim', () => {
     const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8')
-    const testCommand = ci.split('\n').find((l) => l.includes('npm test'))!.trim()
+    const testCommand = ci
+      .split('\n')
+      .find((l) => l.includes('npm test'))!
+      .trim()
     expect(readme).toContain(`\n${testCommand}\n`)
   })
 

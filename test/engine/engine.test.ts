@@ -36,14 +36,18 @@ function options(stateDir: StateDir, host: EngineHost, extra: Partial<EngineOpti
 }
 
 /** A shell step: `sh -c script` with the work dir as $1. */
-const sh = (id: string, script: string, more = 'idempotent: true') => `  - id: ${id}\n    uses: exec\n    with: {command: sh, args: [-c, '${script}', sh, '\${{ params.dir }}'], ${more}}\n`
+const sh = (id: string, script: string, more = 'idempotent: true') =>
+  `  - id: ${id}\n    uses: exec\n    with: {command: sh, args: [-c, '${script}', sh, '\${{ params.dir }}'], ${more}}\n`
 const dirParam = 'parameters:\n  dir: {type: string}\n'
 
 describe('engine, in process', () => {
   test('a run emits its agenda, each step, and how it ended; state, journal and reports are written', async () => {
     const {dir, stateDir} = workspace()
     const host = new RecordingHost()
-    const input = await runbook(`${dirParam}steps:\n${sh('one', 'echo one >> "$1/log"')}  - id: pair\n    forEach: [a, b]\n    steps:\n${sh('each', 'echo ${{ item }} >> "$1/log"').replace(/^ {2}/gm, '      ')}`, {dir})
+    const input = await runbook(
+      `${dirParam}steps:\n${sh('one', 'echo one >> "$1/log"')}  - id: pair\n    forEach: [a, b]\n    steps:\n${sh('each', 'echo ${{ item }} >> "$1/log"').replace(/^ {2}/gm, '      ')}`,
+      {dir},
+    )
     const out = await startRun(input, options(stateDir, host))
     expect(out.exitCode).toBe(0)
     expect(readFileSync(join(dir, 'log'), 'utf8')).toBe('one\na\nb\n')
@@ -68,7 +72,10 @@ describe('engine, in process', () => {
   test('a failed step runs its compensating steps under it, and the run cannot be resumed over them', async () => {
     const {dir, stateDir} = workspace()
     const host = new RecordingHost()
-    const input = await runbook(`${dirParam}onFailure:\n${sh('undo', 'echo undo >> "$1/log"')}steps:\n${sh('ok', 'echo ok >> "$1/log"')}${sh('boom', 'echo broken >&2; exit 3')}${sh('never', 'echo never >> "$1/log"')}`, {dir})
+    const input = await runbook(
+      `${dirParam}onFailure:\n${sh('undo', 'echo undo >> "$1/log"')}steps:\n${sh('ok', 'echo ok >> "$1/log"')}${sh('boom', 'echo broken >&2; exit 3')}${sh('never', 'echo never >> "$1/log"')}`,
+      {dir},
+    )
     const out = await startRun(input, options(stateDir, host))
     expect(out.exitCode).toBe(1)
     expect(readFileSync(join(dir, 'log'), 'utf8')).toBe('ok\nundo\n')
@@ -96,7 +103,10 @@ describe('engine, in process', () => {
     const {dir, stateDir} = workspace()
     const host = new RecordingHost()
     const stop = new AbortController()
-    const input = await runbook(`${dirParam}steps:\n${sh('first', 'echo first >> "$1/log"')}  - id: pause\n    uses: wait\n    with: {duration: 2s}\n${sh('last', 'echo last >> "$1/log"')}`, {dir})
+    const input = await runbook(
+      `${dirParam}steps:\n${sh('first', 'echo first >> "$1/log"')}  - id: pause\n    uses: wait\n    with: {duration: 2s}\n${sh('last', 'echo last >> "$1/log"')}`,
+      {dir},
+    )
     const running = startRun(input, options(stateDir, host, {signal: stop.signal}))
     await waitFor(() => host.of('step.started').some((e) => e.stepId === 'pause'))
     stop.abort(new Error('received SIGINT'))
@@ -124,7 +134,9 @@ describe('engine, in process', () => {
     const {dir, stateDir} = workspace()
     const host = new RecordingHost()
     const stop = new AbortController()
-    const input = await runbook(`${dirParam}steps:\n${sh('make', 'echo made >> "$1/log"; touch "$1/made"; echo ready; exec sleep 30', `creates: '\${{ params.dir }}/made'`)}`, {dir})
+    const input = await runbook(`${dirParam}steps:\n${sh('make', 'echo made >> "$1/log"; touch "$1/made"; echo ready; exec sleep 30', `creates: '\${{ params.dir }}/made'`)}`, {
+      dir,
+    })
     const running = startRun(input, options(stateDir, host, {signal: stop.signal}))
     await waitFor(() => host.of('step.output').some((e) => e.line === 'ready'))
     stop.abort(new Error('received SIGTERM'))

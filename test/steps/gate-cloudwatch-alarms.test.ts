@@ -33,7 +33,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sb?.stop()
-  for (const [k, v] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret], ['AWS_PROFILE', saved.profile]] as const) {
+  for (const [k, v] of [
+    ['AWS_ACCESS_KEY_ID', saved.id],
+    ['AWS_SECRET_ACCESS_KEY', saved.secret],
+    ['AWS_PROFILE', saved.profile],
+  ] as const) {
     if (v === undefined) delete process.env[k]
     else process.env[k] = v
   }
@@ -53,7 +57,15 @@ describe('gate-cloudwatch-alarms', () => {
     expect(sb.front.requestLog.length).toBe(from)
 
     const r = await kind.run(ctx, inputs)
-    expect(r.outputs).toMatchObject({region: REGION, evaluations: 1, alarms: [{name: 'api-5xx', state: 'OK'}, {name: 'api-latency', state: 'OK'}, {name: 'db-cpu', state: 'OK'}]})
+    expect(r.outputs).toMatchObject({
+      region: REGION,
+      evaluations: 1,
+      alarms: [
+        {name: 'api-5xx', state: 'OK'},
+        {name: 'api-latency', state: 'OK'},
+        {name: 'db-cpu', state: 'OK'},
+      ],
+    })
     const calls = sb.front.requestLog.slice(from)
     expect(calls.map((c) => c.operation)).toEqual(['DescribeAlarms'])
     expect(calls.every((c) => !c.mutating)).toBe(true)

@@ -51,7 +51,18 @@ describe('gate-http', () => {
     expect(kind.mutates(inputs)).toBe(false)
 
     const r = await kind.run(ctx, inputs)
-    expect(r.outputs).toMatchObject({requests: 15, plannedRequests: 15, rounds: 3, responses: 15, errors: 0, errorRate: 0, servedBy: {kubernetes: 15}, maxErrorRate: 0.001, maxP95Ms: 2000, failedFast: false})
+    expect(r.outputs).toMatchObject({
+      requests: 15,
+      plannedRequests: 15,
+      rounds: 3,
+      responses: 15,
+      errors: 0,
+      errorRate: 0,
+      servedBy: {kubernetes: 15},
+      maxErrorRate: 0.001,
+      maxP95Ms: 2000,
+      failedFast: false,
+    })
     expect(r.outputs!.p95Ms).toBeLessThan(2000)
     expect(r.outputs!.elapsedMs).toBeGreaterThanOrEqual(190) // the rounds are spread over the window
     expect(r.summary).toMatch(/15 requests in 3 round\(s\), 0 errors .*served by kubernetes 15/)

@@ -34,7 +34,8 @@ async function until(what: string, ok: () => boolean, timeoutMs = 5000): Promise
     await new Promise((r) => setTimeout(r, 25))
   }
 }
-const available = (name: string) => () => deployment(name)?.status?.availableReplicas === deployment(name)?.spec?.replicas && deployment(name)?.status?.updatedReplicas === deployment(name)?.spec?.replicas
+const available = (name: string) => () =>
+  deployment(name)?.status?.availableReplicas === deployment(name)?.spec?.replicas && deployment(name)?.status?.updatedReplicas === deployment(name)?.spec?.replicas
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gate-k8s-'))
@@ -190,7 +191,9 @@ describe('gate-kubernetes', () => {
   it('loadKubeConfig: the configured file and context, with clear errors', async () => {
     const kc = await loadKubeConfig(env() as never)
     expect(kc.getCurrentContext()).toBe('sandbox')
-    await expect(loadKubeConfig({kubernetes: {kubeconfig, context: 'prod', namespace: 'default', deployments: [], hpas: []}} as never)).rejects.toThrow('kubeconfig has no context "prod" (it has: sandbox)')
+    await expect(loadKubeConfig({kubernetes: {kubeconfig, context: 'prod', namespace: 'default', deployments: [], hpas: []}} as never)).rejects.toThrow(
+      'kubeconfig has no context "prod" (it has: sandbox)',
+    )
     await expect(loadKubeConfig({kubernetes: {kubeconfig: join(dir, 'missing'), namespace: 'default', deployments: [], hpas: []}} as never)).rejects.toThrow('does not exist')
   })
 })

@@ -100,7 +100,7 @@ describe('gate-prometheus', () => {
     expect(e2.message).toContain('is NaN')
   })
 
-  it('reports a query Prometheus rejects as BAD_QUERY, with Prometheus\' words', async () => {
+  it("reports a query Prometheus rejects as BAD_QUERY, with Prometheus' words", async () => {
     const {kind, inputs} = await kindWith('gate-prometheus', {query: 'sum(rate(x[1m]', max: 1})
     const err = await runFails(kind, makeContext({environment: env()}), inputs)
     expect(err.code).toBe('BAD_QUERY')

@@ -64,7 +64,10 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
     const broken = await sb.cli(['runs', 'unlock', 'sandbox', '--force', '--reason', 'test: the on-call laptop died', '--json'])
     expect(broken.code, broken.stderr).toBe(0)
     expect(JSON.parse(broken.stdout)).toMatchObject({broken: {runId: run.runId}, holderLookedDead: true})
-    const audit = readFileSync(`${sb.stateDir}/audit.jsonl`, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    const audit = readFileSync(`${sb.stateDir}/audit.jsonl`, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
     expect(audit.find((a) => a.action === 'lock.broken')).toMatchObject({scope: 'sandbox', detail: {reason: 'test: the on-call laptop died'}})
     // The lock record is gone from the zone.
     const log = await sb.requests()
@@ -92,9 +95,13 @@ describe('a concurrent edit', () => {
     // After the reset the zone is a new one: read where it is now.
     const now = JSON.parse(readFileSync(`${sb.stateDir}/sandbox/sandbox.json`, 'utf8')) as {motoUrl: string; hostedZoneId: string}
     const moto = new m.Route53Client({region: 'us-east-1', endpoint: now.motoUrl, credentials: {accessKeyId: 'x', secretAccessKey: 'x'}})
-    const live = (await moto.send(new m.ListResourceRecordSetsCommand({HostedZoneId: now.hostedZoneId}))).ResourceRecordSets!.filter((r) => r.Name === 'clpr.tv.' && r.SetIdentifier)
+    const live = (await moto.send(new m.ListResourceRecordSetsCommand({HostedZoneId: now.hostedZoneId}))).ResourceRecordSets!.filter(
+      (r) => r.Name === 'clpr.tv.' && r.SetIdentifier,
+    )
     const legacy = live.find((r) => r.SetIdentifier === 'compose')!
-    await moto.send(new m.ChangeResourceRecordSetsCommand({HostedZoneId: now.hostedZoneId, ChangeBatch: {Changes: [{Action: 'UPSERT', ResourceRecordSet: {...legacy, Weight: 70}}]}}))
+    await moto.send(
+      new m.ChangeResourceRecordSetsCommand({HostedZoneId: now.hostedZoneId, ChangeBatch: {Changes: [{Action: 'UPSERT', ResourceRecordSet: {...legacy, Weight: 70}}]}}),
+    )
     const r = await run.done
     await sb.cli(['sandbox', 'fault', '--clear'])
     expect(r.code).toBe(1)

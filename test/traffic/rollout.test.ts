@@ -44,7 +44,10 @@ describe('rollout and rollback in the sandbox', () => {
     expect(await shiftBatches(sb, since)).toHaveLength(3)
     // Who did it: the local user and the AWS caller identity, in the audit trail.
     const {readFileSync} = await import('node:fs')
-    const audit = readFileSync(`${sb.stateDir}/audit.jsonl`, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    const audit = readFileSync(`${sb.stateDir}/audit.jsonl`, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
     const shifts = audit.filter((a) => a.action === 'dns.shift')
     expect(shifts).toHaveLength(3)
     expect(shifts[0].who.aws).toMatch(/^arn:aws:(iam|sts)::123456789012:/)

@@ -34,8 +34,17 @@ describe('redaction', () => {
 function draft(id: string): RunState {
   const now = new Date().toISOString()
   return {
-    schema: 1, id, seq: 0, status: 'running', runbook: {name: 't', file: 't.yaml', sha256: 'x', builtin: false},
-    lockScope: 't', params: {}, protected: false, who: whoAmI(), createdAt: now, updatedAt: now,
+    schema: 1,
+    id,
+    seq: 0,
+    status: 'running',
+    runbook: {name: 't', file: 't.yaml', sha256: 'x', builtin: false},
+    lockScope: 't',
+    params: {},
+    protected: false,
+    who: whoAmI(),
+    createdAt: now,
+    updatedAt: now,
     steps: [{id: 'a', specPath: 'steps[0]', kind: 'wait', title: 'a', status: 'pending', attempts: 0, notes: {}}],
     attempts: [],
   }
@@ -83,7 +92,15 @@ describe('file lock', () => {
   test('a broken lock is noticed by its holder at the next renewal', async () => {
     const backend = new FileLockBackend(mkdtempSync(join(tmpdir(), 'lk-')))
     const lost: string[] = []
-    const a = await acquireLock({backend, scope: 'prod', runId: 'r1', runbook: 'x', who: {user: 'u', host: hostname(), pid: process.pid}, ttlMs: 60_000, onLost: (r) => lost.push(r)})
+    const a = await acquireLock({
+      backend,
+      scope: 'prod',
+      runId: 'r1',
+      runbook: 'x',
+      who: {user: 'u', host: hostname(), pid: process.pid},
+      ttlMs: 60_000,
+      onLost: (r) => lost.push(r),
+    })
     a.lock.stop()
     expect(await backend.remove(a.lock.info)).toBe(true)
     await a.lock.renew()

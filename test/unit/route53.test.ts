@@ -17,8 +17,22 @@ const cfg: DnsConfig = {
     kubernetes: {setIdentifier: 'k8s', alias: {dnsName: 'k8s.elb.amazonaws.com', hostedZoneId: 'Z35SXDOTRQ7X7K', evaluateTargetHealth: true, ttl: 60}},
   },
 }
-const legacy = (w: number, extra: Partial<ResourceRecordSet> = {}): ResourceRecordSet => ({Name: 'clpr.tv.', Type: 'A', SetIdentifier: 'compose', Weight: w, TTL: 60, ResourceRecords: [{Value: '203.0.113.10'}], ...extra})
-const k8s = (w: number): ResourceRecordSet => ({Name: 'clpr.tv.', Type: 'A', SetIdentifier: 'k8s', Weight: w, AliasTarget: {DNSName: 'k8s.elb.amazonaws.com.', HostedZoneId: 'Z35SXDOTRQ7X7K', EvaluateTargetHealth: true}})
+const legacy = (w: number, extra: Partial<ResourceRecordSet> = {}): ResourceRecordSet => ({
+  Name: 'clpr.tv.',
+  Type: 'A',
+  SetIdentifier: 'compose',
+  Weight: w,
+  TTL: 60,
+  ResourceRecords: [{Value: '203.0.113.10'}],
+  ...extra,
+})
+const k8s = (w: number): ResourceRecordSet => ({
+  Name: 'clpr.tv.',
+  Type: 'A',
+  SetIdentifier: 'k8s',
+  Weight: w,
+  AliasTarget: {DNSName: 'k8s.elb.amazonaws.com.', HostedZoneId: 'Z35SXDOTRQ7X7K', EvaluateTargetHealth: true},
+})
 const pair = (...all: ResourceRecordSet[]): LivePair => ({
   all,
   simple: all.find((r) => r.SetIdentifier === undefined),
@@ -63,10 +77,15 @@ describe('the weighted pair', () => {
     ])
   })
 
-  test('shares, and the time a change takes to reach everyone (an alias: its target\'s TTL)', () => {
+  test("shares, and the time a change takes to reach everyone (an alias: its target's TTL)", () => {
     expect(shares([90, 10])).toEqual([0.9, 0.1])
     expect(shares([0, 0])).toEqual([0.5, 0.5])
     expect(effectiveTtl(cfg, pair(legacy(100, {TTL: 30}), k8s(0)))).toBe(60)
-    expect(effectiveTtl({...cfg, targets: {...cfg.targets, kubernetes: {...cfg.targets.kubernetes, alias: {...cfg.targets.kubernetes.alias!, ttl: 5}}}}, pair(legacy(100, {TTL: 5}), k8s(0)))).toBe(5)
+    expect(
+      effectiveTtl(
+        {...cfg, targets: {...cfg.targets, kubernetes: {...cfg.targets.kubernetes, alias: {...cfg.targets.kubernetes.alias!, ttl: 5}}}},
+        pair(legacy(100, {TTL: 5}), k8s(0)),
+      ),
+    ).toBe(5)
   })
 })

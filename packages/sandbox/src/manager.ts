@@ -86,7 +86,9 @@ export async function sandboxUp(stateDir: string, o: UpOptions = {}): Promise<{i
     await new Promise((r) => setTimeout(r, 50))
   }
   await sandboxDown(stateDir)
-  throw new SandboxError(`The sandbox did not get ready within ${Math.round((o.timeoutMs ?? 30_000) / 1000)}s. From ${layout.daemonLog}:\n${tail(layout.daemonLog)}`, {code: 'SANDBOX_TIMEOUT'})
+  throw new SandboxError(`The sandbox did not get ready within ${Math.round((o.timeoutMs ?? 30_000) / 1000)}s. From ${layout.daemonLog}:\n${tail(layout.daemonLog)}`, {
+    code: 'SANDBOX_TIMEOUT',
+  })
 }
 
 /** Stop the daemon's whole process group (moto too); SIGKILL what is left after 5 s. */

@@ -107,13 +107,10 @@ export async function startRouter(o: RouterOptions): Promise<Router> {
       res.end(`sandbox router: no record answers for ${o.recordName}\n`)
       return
     }
-    const upstream = http.request(
-      {host: '127.0.0.1', port: target.stack.port, path: req.url, method: req.method, headers: {...req.headers, host: o.recordName}},
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers)
-        up.pipe(res)
-      },
-    )
+    const upstream = http.request({host: '127.0.0.1', port: target.stack.port, path: req.url, method: req.method, headers: {...req.headers, host: o.recordName}}, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers)
+      up.pipe(res)
+    })
     upstream.on('error', (e: NodeJS.ErrnoException) => {
       // What a user meets when the record points at a host that is down.
       if (!res.headersSent) res.writeHead(502, {'content-type': 'text/plain', 'x-served-by': `${target.stack.name} (unreachable)`})

@@ -53,7 +53,9 @@ type Common = {region: string; endpoint: string; credentials: typeof CREDENTIALS
 async function seedRoute53(o: SeedOptions, common: Common): Promise<Pick<SeedFacts, 'hostedZoneId' | 'healthChecks'>> {
   const r53m = await import('@aws-sdk/client-route-53')
   const r53 = new r53m.Route53Client(common)
-  const zone = await r53.send(new r53m.CreateHostedZoneCommand({Name: SANDBOX.zone, CallerReference: randomUUID(), HostedZoneConfig: {Comment: 'Clipper public zone (sandbox)', PrivateZone: false}}))
+  const zone = await r53.send(
+    new r53m.CreateHostedZoneCommand({Name: SANDBOX.zone, CallerReference: randomUUID(), HostedZoneConfig: {Comment: 'Clipper public zone (sandbox)', PrivateZone: false}}),
+  )
   const hostedZoneId = zone.HostedZone!.Id!.replace('/hostedzone/', '')
   const healthCheck = async (port: number) => {
     const hc = await r53.send(
@@ -108,7 +110,9 @@ async function seedEks(common: Common): Promise<void> {
   const eksm = await import('@aws-sdk/client-eks')
   const eks = new eksm.EKSClient(common)
   const role = `arn:aws:iam::${SANDBOX.account}:role/clipper-eks`
-  await eks.send(new eksm.CreateClusterCommand({name: SANDBOX.cluster, version: '1.29', roleArn: role, resourcesVpcConfig: {subnetIds: ['subnet-0a1', 'subnet-0b2', 'subnet-0c3']}}))
+  await eks.send(
+    new eksm.CreateClusterCommand({name: SANDBOX.cluster, version: '1.29', roleArn: role, resourcesVpcConfig: {subnetIds: ['subnet-0a1', 'subnet-0b2', 'subnet-0c3']}}),
+  )
   await eks.send(
     new eksm.CreateNodegroupCommand({
       clusterName: SANDBOX.cluster,

@@ -39,10 +39,7 @@ export interface Stack {
 
 export const DEFAULT_KNOBS: StackKnobs = {errorRate: 0, latencyMs: 0, up: true}
 
-export async function startStack(
-  name: StackName,
-  opts: {port?: number; host?: string; healthy?: () => boolean; knobs?: Partial<StackKnobs>} = {},
-): Promise<Stack> {
+export async function startStack(name: StackName, opts: {port?: number; host?: string; healthy?: () => boolean; knobs?: Partial<StackKnobs>} = {}): Promise<Stack> {
   const host = opts.host ?? '127.0.0.1'
   const knobs: StackKnobs = {...DEFAULT_KNOBS, ...opts.knobs}
   const totals = {requests: 0, errors: 0}

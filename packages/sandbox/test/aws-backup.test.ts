@@ -43,7 +43,14 @@ describe('AWS Backup served by the front (recovery points, backup and restore jo
     backup = new BackupClient(sb.client)
     rds = new RDSClient(sb.client)
     const db = await rds.send(
-      new CreateDBInstanceCommand({DBInstanceIdentifier: 'orders-db', Engine: 'postgres', DBInstanceClass: 'db.t3.micro', MasterUsername: 'app', MasterUserPassword: 'password1', AllocatedStorage: 20}),
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: 'orders-db',
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t3.micro',
+        MasterUsername: 'app',
+        MasterUserPassword: 'password1',
+        AllocatedStorage: 20,
+      }),
     )
     dbArn = db.DBInstance!.DBInstanceArn!
     await backup.send(new CreateBackupVaultCommand({BackupVaultName: VAULT}))
@@ -87,14 +94,18 @@ describe('AWS Backup served by the front (recovery points, backup and restore jo
 
   it('answers ResourceNotFoundException for a vault or point that does not exist', async () => {
     await expect(backup.send(new ListRecoveryPointsByBackupVaultCommand({BackupVaultName: 'no-such-vault'}))).rejects.toMatchObject({name: 'ResourceNotFoundException'})
-    await expect(backup.send(new DescribeRecoveryPointCommand({BackupVaultName: VAULT, RecoveryPointArn: 'arn:aws:rds:us-east-1:123456789012:snapshot:nope'}))).rejects.toMatchObject({
+    await expect(
+      backup.send(new DescribeRecoveryPointCommand({BackupVaultName: VAULT, RecoveryPointArn: 'arn:aws:rds:us-east-1:123456789012:snapshot:nope'})),
+    ).rejects.toMatchObject({
       name: 'ResourceNotFoundException',
       $metadata: {httpStatusCode: 400},
     })
   })
 
   it('the AWS CLI lists the recovery points too', async () => {
-    const out = (await awsCli(sb.front, ['backup', 'list-recovery-points-by-backup-vault', '--backup-vault-name', VAULT])) as {RecoveryPoints: Array<{RecoveryPointArn: string; Status: string}>}
+    const out = (await awsCli(sb.front, ['backup', 'list-recovery-points-by-backup-vault', '--backup-vault-name', VAULT])) as {
+      RecoveryPoints: Array<{RecoveryPointArn: string; Status: string}>
+    }
     expect(out.RecoveryPoints.map((p) => p.RecoveryPointArn)).toEqual([seeded[1], seeded[0]])
     expect(out.RecoveryPoints.every((p) => p.Status === 'COMPLETED')).toBe(true)
   })
@@ -139,7 +150,11 @@ describe('AWS Backup served by the front (recovery points, backup and restore jo
       () => backup.send(new DescribeRestoreJobCommand({RestoreJobId: restore.RestoreJobId})),
       (j) => j.Status === 'COMPLETED' || j.Status === 'FAILED',
     )
-    expect(restored).toMatchObject({Status: 'COMPLETED', RecoveryPointArn: started.RecoveryPointArn, CreatedResourceArn: 'arn:aws:rds:us-east-1:123456789012:db:orders-db-restored'})
+    expect(restored).toMatchObject({
+      Status: 'COMPLETED',
+      RecoveryPointArn: started.RecoveryPointArn,
+      CreatedResourceArn: 'arn:aws:rds:us-east-1:123456789012:db:orders-db-restored',
+    })
     expect((await backup.send(new ListRestoreJobsCommand({}))).RestoreJobs?.map((j) => j.RestoreJobId)).toContain(restore.RestoreJobId)
 
     const db = await rds.send(new DescribeDBInstancesCommand({DBInstanceIdentifier: 'orders-db-restored'}))
@@ -165,10 +180,14 @@ describe('AWS Backup served by the front (recovery points, backup and restore jo
   })
 
   it('refuses what it cannot do, in Backup’s error shapes', async () => {
-    await expect(backup.send(new StartBackupJobCommand({BackupVaultName: VAULT, ResourceArn: 'arn:aws:ec2:us-east-1:123456789012:volume/vol-1', IamRoleArn: ROLE}))).rejects.toMatchObject({
+    await expect(
+      backup.send(new StartBackupJobCommand({BackupVaultName: VAULT, ResourceArn: 'arn:aws:ec2:us-east-1:123456789012:volume/vol-1', IamRoleArn: ROLE})),
+    ).rejects.toMatchObject({
       name: 'InvalidParameterValueException',
     })
-    await expect(backup.send(new StartRestoreJobCommand({RecoveryPointArn: seeded[0], IamRoleArn: ROLE, Metadata: {}}))).rejects.toMatchObject({name: 'InvalidParameterValueException'})
+    await expect(backup.send(new StartRestoreJobCommand({RecoveryPointArn: seeded[0], IamRoleArn: ROLE, Metadata: {}}))).rejects.toMatchObject({
+      name: 'InvalidParameterValueException',
+    })
     await expect(backup.send(new DescribeBackupJobCommand({BackupJobId: 'NOPE'}))).rejects.toMatchObject({name: 'ResourceNotFoundException'})
   })
 

@@ -174,10 +174,20 @@ describe('faults as SDK clients and the AWS CLI see them', () => {
 
   it('faults can be set, listed and cleared over HTTP by another process', async () => {
     const base = `${sb.front.url}/_sandbox/faults`
-    const post = await fetch(base, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({service: 'backup', operation: '*', kind: 'http500', count: 3})})
+    const post = await fetch(base, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify({service: 'backup', operation: '*', kind: 'http500', count: 3}),
+    })
     expect(post.status).toBe(201)
     const {id} = (await post.json()) as {id: string}
-    const many = await fetch(base, {method: 'POST', body: JSON.stringify([{service: 'rds', operation: '*', kind: 'latencyMs', latencyMs: 5}, {service: 'sts', operation: '*', kind: 'drop', probability: 0.1}])})
+    const many = await fetch(base, {
+      method: 'POST',
+      body: JSON.stringify([
+        {service: 'rds', operation: '*', kind: 'latencyMs', latencyMs: 5},
+        {service: 'sts', operation: '*', kind: 'drop', probability: 0.1},
+      ]),
+    })
     expect(((await many.json()) as {ids: string[]}).ids).toHaveLength(2)
     const listed = (await (await fetch(base)).json()) as {faults: Array<{id: string; kind: string; remaining?: number}>}
     expect(listed.faults.map((f) => f.kind)).toEqual(['http500', 'latency', 'drop'])

@@ -44,7 +44,10 @@ describe('startMoto', () => {
       } finally {
         await front.close()
       }
-      const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+      const lines = readFileSync(logFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
       expect(lines).toHaveLength(2)
       expect(lines[0]).toMatchObject({service: 'sts', operation: 'GetCallerIdentity', method: 'POST', path: '/', status: 200, mutating: false})
       expect(Number.isNaN(Date.parse(String(lines[0]!.time)))).toBe(false)

@@ -46,7 +46,9 @@ describe('identifyOperation (wire only)', () => {
       operation: 'ModifyDBInstance',
       mutating: true,
     })
-    expect(identifyOperation({method: 'POST', url: '/', headers: {...auth('ec2'), 'content-type': 'application/x-www-form-urlencoded'}, body: Buffer.from('Action=RunInstances')})).toMatchObject({
+    expect(
+      identifyOperation({method: 'POST', url: '/', headers: {...auth('ec2'), 'content-type': 'application/x-www-form-urlencoded'}, body: Buffer.from('Action=RunInstances')}),
+    ).toMatchObject({
       service: 'ec2',
       protocol: 'ec2',
       mutating: true,
@@ -107,10 +109,36 @@ describe('identifyOperation (wire only)', () => {
   })
 
   it('classes operations as mutating unless they are plainly read-only', () => {
-    for (const op of ['CreateDBInstance', 'DeleteCluster', 'UpdateNodegroupConfig', 'PutMetricData', 'ChangeResourceRecordSets', 'StartBackupJob', 'RestoreDBInstanceFromDBSnapshot', 'ModifyDBInstance', 'TagResource', 'RebootDBInstance', 'FailoverDBCluster', 'BatchDeleteAttributes', 'PromoteReadReplica', 'TestFailover', 'VerifyEmailIdentity']) {
+    for (const op of [
+      'CreateDBInstance',
+      'DeleteCluster',
+      'UpdateNodegroupConfig',
+      'PutMetricData',
+      'ChangeResourceRecordSets',
+      'StartBackupJob',
+      'RestoreDBInstanceFromDBSnapshot',
+      'ModifyDBInstance',
+      'TagResource',
+      'RebootDBInstance',
+      'FailoverDBCluster',
+      'BatchDeleteAttributes',
+      'PromoteReadReplica',
+      'TestFailover',
+      'VerifyEmailIdentity',
+    ]) {
       expect(isMutatingOperation(op), op).toBe(true)
     }
-    for (const op of ['DescribeDBInstances', 'ListClusters', 'GetChange', 'GetCallerIdentity', 'ListRecoveryPointsByBackupVault', 'TestDNSAnswer', 'AssumeRole', 'BatchGetItem', 'GetMetricData']) {
+    for (const op of [
+      'DescribeDBInstances',
+      'ListClusters',
+      'GetChange',
+      'GetCallerIdentity',
+      'ListRecoveryPointsByBackupVault',
+      'TestDNSAnswer',
+      'AssumeRole',
+      'BatchGetItem',
+      'GetMetricData',
+    ]) {
       expect(isMutatingOperation(op), op).toBe(false)
     }
     // "Listen" does not start with the verb "List".
@@ -169,7 +197,14 @@ describe('request log through the front (SDK v3 and AWS CLI against moto)', () =
     const rds = new RDSClient(sb.client)
     await rds.send(new DescribeDBInstancesCommand({}))
     await rds.send(
-      new CreateDBInstanceCommand({DBInstanceIdentifier: 'logdb', Engine: 'postgres', DBInstanceClass: 'db.t3.micro', MasterUsername: 'u', MasterUserPassword: 'password1', AllocatedStorage: 20}),
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: 'logdb',
+        Engine: 'postgres',
+        DBInstanceClass: 'db.t3.micro',
+        MasterUsername: 'u',
+        MasterUserPassword: 'password1',
+        AllocatedStorage: 20,
+      }),
     )
     const eks = new EKSClient(sb.client)
     await eks.send(new ListClustersCommand({}))

@@ -181,7 +181,9 @@ describe('Route 53 rules moto does not enforce, enforced by the front', () => {
 
   it('refuses CNAME conflicts and a CNAME at the apex', async () => {
     await change([{Action: 'CREATE', ResourceRecordSet: rrs('host', '10.0.6.1')}])
-    expect(await rejection([{Action: 'CREATE', ResourceRecordSet: {Name: `host.${ZONE}`, Type: 'CNAME', TTL: 60, ResourceRecords: [{Value: 'elsewhere.example.net'}]}}])).toMatchObject({
+    expect(
+      await rejection([{Action: 'CREATE', ResourceRecordSet: {Name: `host.${ZONE}`, Type: 'CNAME', TTL: 60, ResourceRecords: [{Value: 'elsewhere.example.net'}]}}]),
+    ).toMatchObject({
       message: `[RRSet of type CNAME with DNS name host.${ZONE}. is not permitted as it conflicts with other records with the same DNS name in zone ${ZONE}.]`,
     })
     expect(await rejection([{Action: 'UPSERT', ResourceRecordSet: {Name: ZONE, Type: 'CNAME', TTL: 60, ResourceRecords: [{Value: 'elsewhere.example.net'}]}}])).toMatchObject({
@@ -223,7 +225,10 @@ describe('Route 53 rules moto does not enforce, enforced by the front', () => {
   })
 
   it('judges concurrent batches one at a time: of two identical CREATEs one wins', async () => {
-    const results = await Promise.allSettled([change([{Action: 'CREATE', ResourceRecordSet: rrs('race', '10.0.8.1')}]), change([{Action: 'CREATE', ResourceRecordSet: rrs('race', '10.0.8.1')}])])
+    const results = await Promise.allSettled([
+      change([{Action: 'CREATE', ResourceRecordSet: rrs('race', '10.0.8.1')}]),
+      change([{Action: 'CREATE', ResourceRecordSet: rrs('race', '10.0.8.1')}]),
+    ])
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected'])
     expect(await records('race')).toHaveLength(1)
   })
@@ -259,7 +264,16 @@ describe('Route 53 rules moto does not enforce, enforced by the front', () => {
         '--change-batch',
         JSON.stringify({Changes: [{Action: 'CREATE', ResourceRecordSet: {Name: `dup.${ZONE}`, Type: 'A', TTL: 60, ResourceRecords: [{Value: '10.0.0.1'}]}}]}),
       ],
-      {reject: false, env: {AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, AWS_DEFAULT_REGION: REGION, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null'}},
+      {
+        reject: false,
+        env: {
+          AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+          AWS_DEFAULT_REGION: REGION,
+          AWS_CONFIG_FILE: '/dev/null',
+          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+        },
+      },
     )
     expect(res.exitCode).not.toBe(0)
     expect(res.stderr).toContain('An error occurred (InvalidChangeBatch) when calling the ChangeResourceRecordSets operation')
@@ -295,7 +309,9 @@ describe('Route 53 rules moto does not enforce, enforced by the front', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
     const port = (server.address() as {port: number}).port
     const check = async () => {
-      const hc = await r53.send(new CreateHealthCheckCommand({CallerReference: `hc-${Math.random()}`, HealthCheckConfig: {Type: 'HTTP', IPAddress: '127.0.0.1', Port: port, ResourcePath: '/health'}}))
+      const hc = await r53.send(
+        new CreateHealthCheckCommand({CallerReference: `hc-${Math.random()}`, HealthCheckConfig: {Type: 'HTTP', IPAddress: '127.0.0.1', Port: port, ResourcePath: '/health'}}),
+      )
       return (await r53.send(new GetHealthCheckStatusCommand({HealthCheckId: hc.HealthCheck!.Id!}))).HealthCheckObservations!
     }
     const up = await check()
@@ -315,8 +331,16 @@ describe('Route 53 rules moto does not enforce, enforced by the front', () => {
       Weight: w,
       AliasTarget: {DNSName: 'k8s-back.us-east-1.elb.amazonaws.com.', HostedZoneId: 'Z35SXDOTRQ7X7K', EvaluateTargetHealth: false},
     })
-    await change([{Action: 'CREATE', ResourceRecordSet: plain(100)}, {Action: 'CREATE', ResourceRecordSet: alias(0)}])
-    for (const [a, b] of [[50, 50], [0, 100], [100, 0], [0, 100]] as const) {
+    await change([
+      {Action: 'CREATE', ResourceRecordSet: plain(100)},
+      {Action: 'CREATE', ResourceRecordSet: alias(0)},
+    ])
+    for (const [a, b] of [
+      [50, 50],
+      [0, 100],
+      [100, 0],
+      [0, 100],
+    ] as const) {
       const live = await records('back')
       const cur = (id: string) => live.find((r) => r.SetIdentifier === id)!
       await change([

@@ -150,7 +150,10 @@ describe('k8s stand-in: helm v4', () => {
     expect(pods.items).toHaveLength(3)
 
     const history = JSON.parse(await run(['history', 'rel', '-n', 'apps', '-o', 'json']))
-    expect(history.map((h: {revision: number; status: string}) => [h.revision, h.status])).toEqual([[1, 'superseded'], [2, 'deployed']])
+    expect(history.map((h: {revision: number; status: string}) => [h.revision, h.status])).toEqual([
+      [1, 'superseded'],
+      [2, 'deployed'],
+    ])
 
     expect(await run(['rollback', 'rel', '1', '-n', 'apps', '--wait', '--timeout', '60s'])).toContain('Rollback was a success')
     expect(deployment()?.spec.replicas).toBe(2)
@@ -162,7 +165,12 @@ describe('k8s stand-in: helm v4', () => {
   it('fails an upgrade whose Deployment never becomes ready, and rolls it back (--rollback-on-failure)', async () => {
     // A "bad release": only pods running the new image never become ready.
     sb.k8s.setDeploymentHealth('apps', 'rel-web', {ready: false, image: 'nginx:1.29'})
-    const r = await execa(helm, ['upgrade', 'rel', './chart', '-n', 'apps', '--set', 'image=nginx:1.29', '--rollback-on-failure', '--wait', '--timeout', '4s'], {env: sb.env, extendEnv: true, reject: false, cwd: sb.dir})
+    const r = await execa(helm, ['upgrade', 'rel', './chart', '-n', 'apps', '--set', 'image=nginx:1.29', '--rollback-on-failure', '--wait', '--timeout', '4s'], {
+      env: sb.env,
+      extendEnv: true,
+      reject: false,
+      cwd: sb.dir,
+    })
     expect(r.exitCode).not.toBe(0)
     expect(r.stderr).toContain('rolled back due to rollback-on-failure')
     sb.k8s.setDeploymentHealth('apps', 'rel-web', {ready: true})

@@ -93,7 +93,12 @@ describe('k8s stand-in: protocol', () => {
     r = await call(k8s, 'POST', '/api/v1/namespaces/pb/secrets', {body: envelope('v1', 'Secret', secret), contentType: PB, accept: `${PB}, application/json`})
     expect(r.status).toBe(201)
     expect(r.headers.get('content-type')).toBe('application/json')
-    expect(r.json).toMatchObject({kind: 'Secret', type: 'helm.sh/release.v1', data: {release: Buffer.from([0, 1, 2, 255]).toString('base64')}, metadata: {labels: {owner: 'helm', name: 'rel'}}})
+    expect(r.json).toMatchObject({
+      kind: 'Secret',
+      type: 'helm.sh/release.v1',
+      data: {release: Buffer.from([0, 1, 2, 255]).toString('base64')},
+      metadata: {labels: {owner: 'helm', name: 'rel'}},
+    })
     expect(r.json.metadata.creationTimestamp).toMatch(/Z$/)
 
     // PUT with protobuf too (helm updates the release status this way), then list by labels.
@@ -166,7 +171,18 @@ describe('k8s stand-in: protocol', () => {
     await waitFor(async () => (await call(k8s, 'GET', `${base}/patchy`)).json.status?.readyReplicas === 1, 5000, 'patchy ready')
 
     r = await call(k8s, 'PATCH', `${base}/patchy`, {
-      body: {spec: {template: {spec: {containers: [{name: 'main', env: [{name: 'A', value: '1'}]}, {name: 'sidecar', image: 'busybox'}]}}}},
+      body: {
+        spec: {
+          template: {
+            spec: {
+              containers: [
+                {name: 'main', env: [{name: 'A', value: '1'}]},
+                {name: 'sidecar', image: 'busybox'},
+              ],
+            },
+          },
+        },
+      },
       contentType: 'application/strategic-merge-patch+json',
     })
     expect(r.status).toBe(200)
@@ -197,7 +213,11 @@ describe('k8s stand-in: protocol', () => {
   it('lists with labelSelector, fieldSelector and limit/continue', async () => {
     const {k8s} = sb
     await call(k8s, 'POST', '/api/v1/namespaces', {body: {metadata: {name: 'sel'}}})
-    for (const [name, tier] of [['a', 'web'], ['b', 'db'], ['c', 'web']]) {
+    for (const [name, tier] of [
+      ['a', 'web'],
+      ['b', 'db'],
+      ['c', 'web'],
+    ]) {
       await call(k8s, 'POST', '/api/v1/namespaces/sel/configmaps', {body: {metadata: {name, labels: {tier}}}})
     }
     const names = (r: {json: {items: Array<{metadata: {name: string}}>}}): string[] => r.json.items.map((i) => i.metadata.name)
@@ -225,7 +245,9 @@ describe('k8s stand-in: protocol', () => {
     await call(k8s, 'POST', '/api/v1/namespaces', {body: {metadata: {name: 'wl'}}})
     await call(k8s, 'POST', '/api/v1/namespaces/wl/configmaps', {body: {metadata: {name: 'first'}}})
     const controller = new AbortController()
-    const res = await fetch(`${k8s.url}/api/v1/namespaces/wl/configmaps?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`, {signal: controller.signal})
+    const res = await fetch(`${k8s.url}/api/v1/namespaces/wl/configmaps?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`, {
+      signal: controller.signal,
+    })
     const reader = res.body!.getReader()
     const events: Array<{type: string; object: any}> = []
     let buffered = ''
@@ -262,7 +284,10 @@ describe('k8s stand-in: protocol', () => {
 
     // Resuming from a resourceVersion replays the log after it.
     const resumed = await fetch(`${k8s.url}/api/v1/namespaces/wl/configmaps?watch=1&resourceVersion=${second.json.metadata.resourceVersion}&timeoutSeconds=1`)
-    const lines = (await resumed.text()).trim().split('\n').map((l) => JSON.parse(l))
+    const lines = (await resumed.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(lines.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual(['DELETED second'])
   })
 
@@ -270,16 +295,22 @@ describe('k8s stand-in: protocol', () => {
     const {k8s} = sb
     await call(k8s, 'POST', '/api/v1/namespaces', {body: {metadata: {name: 'ctl'}}})
     const created = (await call(k8s, 'POST', '/apis/apps/v1/namespaces/ctl/deployments', {body: deploymentManifest('api', 'ctl', 3)})).json
-    const d = await waitFor(async () => {
-      const cur = (await call(k8s, 'GET', '/apis/apps/v1/namespaces/ctl/deployments/api')).json
-      return cur.status?.availableReplicas === 3 && cur.status.conditions?.some((c: {reason: string}) => c.reason === 'NewReplicaSetAvailable') && cur
-    }, 5000, 'deployment available')
+    const d = await waitFor(
+      async () => {
+        const cur = (await call(k8s, 'GET', '/apis/apps/v1/namespaces/ctl/deployments/api')).json
+        return cur.status?.availableReplicas === 3 && cur.status.conditions?.some((c: {reason: string}) => c.reason === 'NewReplicaSetAvailable') && cur
+      },
+      5000,
+      'deployment available',
+    )
     expect(d.metadata.generation).toBe(1)
     expect(d.status).toMatchObject({observedGeneration: 1, replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3})
-    expect(d.status.conditions).toEqual(expect.arrayContaining([
-      expect.objectContaining({type: 'Available', status: 'True'}),
-      expect.objectContaining({type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable'}),
-    ]))
+    expect(d.status.conditions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({type: 'Available', status: 'True'}),
+        expect.objectContaining({type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable'}),
+      ]),
+    )
     const rs = (await call(k8s, 'GET', '/apis/apps/v1/namespaces/ctl/replicasets')).json.items
     expect(rs).toHaveLength(1)
     const hash = rs[0].metadata.labels['pod-template-hash']
@@ -295,7 +326,9 @@ describe('k8s stand-in: protocol', () => {
     }
 
     // The /status subresource: PUT there changes only status; PUT on the object keeps status.
-    const statusOnly = await call(k8s, 'PUT', '/apis/apps/v1/namespaces/ctl/deployments/api/status', {body: {...d, spec: {...d.spec, replicas: 9}, status: {...d.status, replicas: 3}}})
+    const statusOnly = await call(k8s, 'PUT', '/apis/apps/v1/namespaces/ctl/deployments/api/status', {
+      body: {...d, spec: {...d.spec, replicas: 9}, status: {...d.status, replicas: 3}},
+    })
     expect(statusOnly.json.spec.replicas).toBe(3)
     const gen = statusOnly.json.metadata.generation
 
@@ -325,10 +358,14 @@ describe('k8s stand-in: protocol', () => {
     await call(k8s, 'POST', '/apis/autoscaling/v2/namespaces/svc/horizontalpodautoscalers', {
       body: {metadata: {name: 'web'}, spec: {scaleTargetRef: {apiVersion: 'apps/v1', kind: 'Deployment', name: 'web'}, minReplicas: 3, maxReplicas: 5}},
     })
-    const hpa = await waitFor(async () => {
-      const h = (await call(k8s, 'GET', '/apis/autoscaling/v2/namespaces/svc/horizontalpodautoscalers/web')).json
-      return h.status?.currentReplicas === 2 && h
-    }, 5000, 'hpa status')
+    const hpa = await waitFor(
+      async () => {
+        const h = (await call(k8s, 'GET', '/apis/autoscaling/v2/namespaces/svc/horizontalpodautoscalers/web')).json
+        return h.status?.currentReplicas === 2 && h
+      },
+      5000,
+      'hpa status',
+    )
     expect(hpa.status.desiredReplicas).toBe(3)
   })
 
@@ -362,10 +399,14 @@ describe('k8s stand-in: @kubernetes/client-node', () => {
 
     await core.createNamespace({body: {metadata: {name: 'cn'}}})
     await apps.createNamespacedDeployment({namespace: 'cn', body: deploymentManifest('shop', 'cn', 2) as never})
-    const d = await waitFor(async () => {
-      const cur = await apps.readNamespacedDeployment({name: 'shop', namespace: 'cn'})
-      return cur.status?.readyReplicas === 2 && cur
-    }, 5000, 'shop ready')
+    const d = await waitFor(
+      async () => {
+        const cur = await apps.readNamespacedDeployment({name: 'shop', namespace: 'cn'})
+        return cur.status?.readyReplicas === 2 && cur
+      },
+      5000,
+      'shop ready',
+    )
     expect(d.status?.conditions?.find((c) => c.type === 'Available')?.status).toBe('True')
     const pods = await core.listNamespacedPod({namespace: 'cn', labelSelector: 'app=shop'})
     expect(pods.items).toHaveLength(2)
@@ -375,12 +416,19 @@ describe('k8s stand-in: @kubernetes/client-node', () => {
 
   it('creates and replaces a Lease, refusing a stale replace with 409 Conflict', async () => {
     const coord = kc.makeApiClient(CoordinationV1Api)
-    const body: V1Lease = {metadata: {name: 'clipper-ops-lock', namespace: 'default'}, spec: {holderIdentity: 'run-1', leaseDurationSeconds: 30, acquireTime: new Date(), renewTime: new Date()}}
+    const body: V1Lease = {
+      metadata: {name: 'clipper-ops-lock', namespace: 'default'},
+      spec: {holderIdentity: 'run-1', leaseDurationSeconds: 30, acquireTime: new Date(), renewTime: new Date()},
+    }
     const created = await coord.createNamespacedLease({namespace: 'default', body})
     expect(created.spec?.holderIdentity).toBe('run-1')
     await expect(coord.createNamespacedLease({namespace: 'default', body})).rejects.toMatchObject({code: 409})
 
-    const renewed = await coord.replaceNamespacedLease({name: 'clipper-ops-lock', namespace: 'default', body: {...created, spec: {...created.spec, holderIdentity: 'run-2', renewTime: new Date()}}})
+    const renewed = await coord.replaceNamespacedLease({
+      name: 'clipper-ops-lock',
+      namespace: 'default',
+      body: {...created, spec: {...created.spec, holderIdentity: 'run-2', renewTime: new Date()}},
+    })
     expect(renewed.spec?.holderIdentity).toBe('run-2')
     expect(Number(renewed.metadata?.resourceVersion)).toBeGreaterThan(Number(created.metadata?.resourceVersion))
     // Replacing from the old copy (stale resourceVersion) must fail: that is what makes the lock safe.
@@ -398,7 +446,13 @@ describe('k8s stand-in: @kubernetes/client-node', () => {
     expect(applied.metadata?.uid).toBeTruthy()
     const reapplied = await client.patch({...spec, spec: {...spec.spec, replicas: 2}}, undefined, undefined, 'clipper-ops', true, PatchStrategy.ServerSideApply)
     expect(reapplied.metadata?.uid).toBe(applied.metadata?.uid)
-    await waitFor(async () => ((await client.read({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'generic', namespace: 'default'}})) as {status?: {readyReplicas?: number}}).status?.readyReplicas === 2, 5000, 'generic ready')
+    await waitFor(
+      async () =>
+        ((await client.read({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'generic', namespace: 'default'}})) as {status?: {readyReplicas?: number}}).status
+          ?.readyReplicas === 2,
+      5000,
+      'generic ready',
+    )
     const listed = await client.list('apps/v1', 'Deployment', 'default', undefined, undefined, undefined, undefined, 'app=generic')
     expect(listed.items.map((i) => i.metadata?.name)).toEqual(['generic'])
     await client.delete({apiVersion: 'apps/v1', kind: 'Deployment', metadata: {name: 'generic', namespace: 'default'}}, undefined, undefined, undefined, undefined, 'Foreground')
@@ -410,11 +464,16 @@ describe('k8s stand-in: @kubernetes/client-node', () => {
     const seen: string[] = []
     const watch = new Watch(kc)
     let doneErr: unknown = 'not done'
-    const ctl = await watch.watch('/api/v1/namespaces/default/configmaps', {labelSelector: 'watched=yes'}, (type, obj) => {
-      seen.push(`${type} ${obj.metadata?.name}`)
-    }, (err) => {
-      doneErr = err
-    })
+    const ctl = await watch.watch(
+      '/api/v1/namespaces/default/configmaps',
+      {labelSelector: 'watched=yes'},
+      (type, obj) => {
+        seen.push(`${type} ${obj.metadata?.name}`)
+      },
+      (err) => {
+        doneErr = err
+      },
+    )
     await core.createNamespacedConfigMap({namespace: 'default', body: {metadata: {name: 'w1', labels: {watched: 'yes'}}, data: {a: '1'}}})
     await core.createNamespacedConfigMap({namespace: 'default', body: {metadata: {name: 'ignored'}}})
     await core.deleteNamespacedConfigMap({name: 'w1', namespace: 'default'})
@@ -432,11 +491,15 @@ describe('k8s stand-in: @kubernetes/client-node', () => {
     await waitFor(async () => (await apps.readNamespacedDeployment({name: 'flaky', namespace: 'faults'})).status?.availableReplicas === 2, 5000, 'flaky ready')
 
     sb.k8s.setDeploymentHealth('faults', 'flaky', {crashLoop: true})
-    const crashing = await waitFor(async () => {
-      const pods = await core.listNamespacedPod({namespace: 'faults', labelSelector: 'app=flaky'})
-      const cs = pods.items[0]?.status?.containerStatuses?.[0]
-      return cs?.state?.waiting?.reason === 'CrashLoopBackOff' && pods
-    }, 5000, 'CrashLoopBackOff')
+    const crashing = await waitFor(
+      async () => {
+        const pods = await core.listNamespacedPod({namespace: 'faults', labelSelector: 'app=flaky'})
+        const cs = pods.items[0]?.status?.containerStatuses?.[0]
+        return cs?.state?.waiting?.reason === 'CrashLoopBackOff' && pods
+      },
+      5000,
+      'CrashLoopBackOff',
+    )
     expect(crashing.items).toHaveLength(2)
     const podName = crashing.items[0]!.metadata!.name!
     const restarts = async (): Promise<number> => (await core.readNamespacedPod({name: podName, namespace: 'faults'})).status?.containerStatuses?.[0]?.restartCount ?? 0
@@ -447,11 +510,15 @@ describe('k8s stand-in: @kubernetes/client-node', () => {
     expect(d.status?.conditions?.find((c) => c.type === 'Available')?.status).toBe('False')
 
     sb.k8s.setDeploymentHealth('faults', 'flaky', {crashLoop: false, ready: false})
-    const unready = await waitFor(async () => {
-      const pods = await core.listNamespacedPod({namespace: 'faults', labelSelector: 'app=flaky'})
-      const cs = pods.items[0]?.status?.containerStatuses?.[0]
-      return cs?.state?.running && pods
-    }, 5000, 'running but unready')
+    const unready = await waitFor(
+      async () => {
+        const pods = await core.listNamespacedPod({namespace: 'faults', labelSelector: 'app=flaky'})
+        const cs = pods.items[0]?.status?.containerStatuses?.[0]
+        return cs?.state?.running && pods
+      },
+      5000,
+      'running but unready',
+    )
     expect(unready.items.every((p) => p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'False')).toBe(true)
     expect((await apps.readNamespacedDeployment({name: 'flaky', namespace: 'faults'})).status).toMatchObject({readyReplicas: 0, availableReplicas: 0})
 

@@ -42,7 +42,7 @@ describe('the packed packages', () => {
     const bin = join(dir, 'bin')
     mkdirSync(bin)
     symlinkSync(process.execPath, join(bin, 'node'))
-    const env = {...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1', CI: 'true'}
+    const env: NodeJS.ProcessEnv = {...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1', CI: 'true'}
     for (const k of ['CLIPPER_OPS_CONFIG', 'CLIPPER_OPS_STATE_DIR', 'CLIPPER_OPS_ENV']) delete env[k]
     const r = await run('npx', ['--no-install', 'clipper-ops', 'sandbox', 'rehearse', '--bake', '1s', '--json'], {cwd: app, env, timeout: 200_000}).catch((e) => e)
     expect(r.code ?? 0, r.stderr).toBe(0)

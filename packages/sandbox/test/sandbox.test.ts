@@ -89,7 +89,10 @@ describe('seeded resources, read through the real SDK clients', () => {
   })
 })
 
-const awsClis = [['v1 (pip)', 'aws'], ['v2 (Debian awscli)', '/usr/bin/aws']] as const
+const awsClis = [
+  ['v1 (pip)', 'aws'],
+  ['v2 (Debian awscli)', '/usr/bin/aws'],
+] as const
 
 describe.each(awsClis)('the AWS CLI %s, unchanged, with --endpoint-url', (_label, bin) => {
   const present = bin === 'aws' || existsSync(bin)
@@ -103,14 +106,19 @@ describe.each(awsClis)('the AWS CLI %s, unchanged, with --endpoint-url', (_label
       return JSON.parse(r.stdout || '{}')
     }
     const rr = await aws('route53', 'list-resource-record-sets', '--hosted-zone-id', sb.status.hostedZoneId)
-    expect(rr.ResourceRecordSets.filter((r: {SetIdentifier?: string}) => r.SetIdentifier).map((r: {SetIdentifier: string; Weight: number}) => [r.SetIdentifier, r.Weight])).toEqual([
-      ['compose', 100],
-      ['k8s', 0],
-    ])
+    expect(rr.ResourceRecordSets.filter((r: {SetIdentifier?: string}) => r.SetIdentifier).map((r: {SetIdentifier: string; Weight: number}) => [r.SetIdentifier, r.Weight])).toEqual(
+      [
+        ['compose', 100],
+        ['k8s', 0],
+      ],
+    )
     expect((await aws('eks', 'describe-cluster', '--name', 'clipper-sandbox')).cluster.name).toBe('clipper-sandbox')
     expect((await aws('rds', 'describe-db-instances', '--db-instance-identifier', 'clipper-sandbox')).DBInstances[0].Engine).toBe('postgres')
     expect((await aws('backup', 'list-recovery-points-by-backup-vault', '--backup-vault-name', 'clipper-sandbox-vault')).RecoveryPoints).toHaveLength(4)
-    expect((await aws('cloudwatch', 'describe-alarms')).MetricAlarms.map((a: {AlarmName: string}) => a.AlarmName).sort()).toEqual(['clipper-sandbox-5xx-rate', 'clipper-sandbox-p95-latency'])
+    expect((await aws('cloudwatch', 'describe-alarms')).MetricAlarms.map((a: {AlarmName: string}) => a.AlarmName).sort()).toEqual([
+      'clipper-sandbox-5xx-rate',
+      'clipper-sandbox-p95-latency',
+    ])
   })
 })
 
@@ -263,9 +271,9 @@ describe('the docker compose stand-in and the public endpoint', () => {
     expect(await served(10)).toEqual({legacy: 10})
     const m = await import('@aws-sdk/client-route-53')
     const r53 = new m.Route53Client(await clients())
-    const pair = (await r53.send(new m.ListResourceRecordSetsCommand({HostedZoneId: sb.status.hostedZoneId, StartRecordName: 'clpr.tv.', StartRecordType: 'A'}))).ResourceRecordSets!.filter(
-      (r) => r.Name === 'clpr.tv.' && r.Type === 'A',
-    )
+    const pair = (
+      await r53.send(new m.ListResourceRecordSetsCommand({HostedZoneId: sb.status.hostedZoneId, StartRecordName: 'clpr.tv.', StartRecordType: 'A'}))
+    ).ResourceRecordSets!.filter((r) => r.Name === 'clpr.tv.' && r.Type === 'A')
     const [legacy, k8s] = [pair.find((r) => r.SetIdentifier === 'compose')!, pair.find((r) => r.SetIdentifier === 'k8s')!]
     await r53.send(
       new m.ChangeResourceRecordSetsCommand({

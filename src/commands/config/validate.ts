@@ -9,10 +9,7 @@ export default class ConfigValidate extends OpsCommand<typeof ConfigValidate> {
 
 Exit codes: 0 valid, 2 not valid or not found.`
 
-  static override examples = [
-    '<%= config.bin %> config validate',
-    '<%= config.bin %> config validate --config ./deploy/clipper-ops.yaml --env production --json',
-  ]
+  static override examples = ['<%= config.bin %> config validate', '<%= config.bin %> config validate --config ./deploy/clipper-ops.yaml --env production --json']
 
   static override flags = {
     config: configFlag,

@@ -33,7 +33,11 @@ Exit codes: 0 read (safe or not: see "safe"), 1 Route 53 could not be read, 2 ba
       ])
       const head = ['SET ID', 'ROLE', 'WEIGHT', 'SHARE', 'TARGET', 'TTL', 'HEALTH']
       const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-      const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()
+      const line = (r: string[]) =>
+        r
+          .map((c, i) => c.padEnd(w[i]!))
+          .join('  ')
+          .trimEnd()
       this.log(line(head))
       for (const r of rows) this.log(line(r))
       this.log('')

@@ -16,7 +16,9 @@ export default class RunbookList extends OpsCommand<typeof RunbookList> {
         description: runbook.description?.trim().split('\n')[0] ?? '',
         environment: runbook.environment,
         deadline: runbook.deadline ?? null,
-        parameters: Object.fromEntries(Object.entries(runbook.parameters).map(([k, p]) => [k, {type: p.type, required: p.required, default: p.default ?? null, description: p.description ?? ''}])),
+        parameters: Object.fromEntries(
+          Object.entries(runbook.parameters).map(([k, p]) => [k, {type: p.type, required: p.required, default: p.default ?? null, description: p.description ?? ''}]),
+        ),
         steps: runbook.steps.length,
       })
     }

@@ -54,7 +54,11 @@ export default class RunsList extends OpsCommand<typeof RunsList> {
         ])
         const head = ['RUN', 'ENV', 'STATUS', 'STEPS', 'TIME', 'AT STEP']
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
-        const line = (r: string[]) => r.map((c, i) => String(c).padEnd(widths[i]!)).join('  ').trimEnd()
+        const line = (r: string[]) =>
+          r
+            .map((c, i) => String(c).padEnd(widths[i]!))
+            .join('  ')
+            .trimEnd()
         this.log(line(head))
         for (const r of rows) this.log(line(r as string[]))
       }

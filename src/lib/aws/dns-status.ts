@@ -58,7 +58,9 @@ export async function dnsStatus(env: Environment | undefined, signal?: AbortSign
       weight: rr.Weight ?? null,
       share: i >= 0 ? Math.round(split[i]! * 1000) / 10 : null,
       ...(rr.ResourceRecords ? {values: rr.ResourceRecords.map((v) => v.Value ?? '')} : {}),
-      ...(rr.AliasTarget ? {alias: {dnsName: rr.AliasTarget.DNSName ?? '', hostedZoneId: rr.AliasTarget.HostedZoneId ?? '', evaluateTargetHealth: Boolean(rr.AliasTarget.EvaluateTargetHealth)}} : {}),
+      ...(rr.AliasTarget
+        ? {alias: {dnsName: rr.AliasTarget.DNSName ?? '', hostedZoneId: rr.AliasTarget.HostedZoneId ?? '', evaluateTargetHealth: Boolean(rr.AliasTarget.EvaluateTargetHealth)}}
+        : {}),
       ttl: rr.TTL ?? (role && cfg.targets[role].alias ? cfg.targets[role].alias!.ttl : null),
       healthCheckId: rr.HealthCheckId ?? null,
       ...h,

@@ -18,13 +18,18 @@ export async function identify(who: Who, env: {name: string; environment: Enviro
     if (!id) return who
     const want = env.environment.aws?.accountId
     if (want && id.account !== want) {
-      throw new UsageError(`Your AWS credentials are for account ${id.account} (${id.arn}), but environment ${env.name} is in account ${want}. Nothing was read or changed.`, {code: 'WRONG_ACCOUNT'})
+      throw new UsageError(`Your AWS credentials are for account ${id.account} (${id.arn}), but environment ${env.name} is in account ${want}. Nothing was read or changed.`, {
+        code: 'WRONG_ACCOUNT',
+      })
     }
     return {...who, aws: id.arn}
   } catch (error) {
     if (error instanceof UsageError) throw error
     if (!required) return who
     const how = env.environment.aws?.profile ? `profile ${env.environment.aws.profile}` : 'the standard credential chain (AWS_PROFILE, environment variables, SSO, instance role)'
-    throw new RunFailedError(`Could not tell who you are in AWS for ${env.name} (${awsErrorName(error)}: ${(error as Error).message}). Check the credentials of ${how}. Nothing was changed.`, {code: 'NO_CREDENTIALS'})
+    throw new RunFailedError(
+      `Could not tell who you are in AWS for ${env.name} (${awsErrorName(error)}: ${(error as Error).message}). Check the credentials of ${how}. Nothing was changed.`,
+      {code: 'NO_CREDENTIALS'},
+    )
   }
 }

@@ -149,7 +149,11 @@ export interface PairProblem {
 export function judgePair(cfg: DnsConfig, pair: LivePair): PairProblem[] {
   const out: PairProblem[] = []
   const name = `${cfg.name} ${cfg.type}`
-  if (pair.simple) out.push({level: 'error', message: `${name} has a simple (non-weighted) record beside the weighted ones; Route 53 does not allow both (convert it with dns-weights convert: true)`})
+  if (pair.simple)
+    out.push({
+      level: 'error',
+      message: `${name} has a simple (non-weighted) record beside the weighted ones; Route 53 does not allow both (convert it with dns-weights convert: true)`,
+    })
   for (const role of ROLES) {
     const live = pair.byRole[role]
     const t = cfg.targets[role]
@@ -196,7 +200,9 @@ export function shiftChanges(cfg: DnsConfig, pair: LivePair, want: Weights, opts
   const changes: R53Change[] = []
   if (pair.simple) {
     if (!opts.convert) {
-      throw new RunFailedError(`${cfg.name} ${cfg.type} is a simple record; converting it to the weighted pair needs convert: true (DELETE it and CREATE both in one batch)`, {code: 'SIMPLE_RECORD'})
+      throw new RunFailedError(`${cfg.name} ${cfg.type} is a simple record; converting it to the weighted pair needs convert: true (DELETE it and CREATE both in one batch)`, {
+        code: 'SIMPLE_RECORD',
+      })
     }
     changes.push({Action: 'DELETE', ResourceRecordSet: pair.simple})
   }
@@ -232,7 +238,16 @@ export interface Retrying {
   attempts?: number
 }
 
-const RETRYABLE = new Set(['Throttling', 'ThrottlingException', 'PriorRequestNotComplete', 'ServiceUnavailable', 'InternalFailure', 'InternalError', 'TimeoutError', 'RequestTimeout'])
+const RETRYABLE = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'PriorRequestNotComplete',
+  'ServiceUnavailable',
+  'InternalFailure',
+  'InternalError',
+  'TimeoutError',
+  'RequestTimeout',
+])
 
 export function isRetryable(error: unknown): boolean {
   const e = error as {name?: string; code?: string; $metadata?: {httpStatusCode?: number}; $retryable?: unknown}
@@ -280,7 +295,10 @@ export async function waitInsync(client: Route53Client, changeId: string, o: Ret
     const r = await withRetry('GetChange', () => client.send(new GetChangeCommand({Id: changeId}), {abortSignal: o.signal}), o)
     if (r.ChangeInfo?.Status === 'INSYNC') return Date.now() - started
     if (Date.now() - started > o.timeoutMs) {
-      throw new RunFailedError(`change ${changeId} is still ${r.ChangeInfo?.Status} after ${Math.round(o.timeoutMs / 1000)}s; Route 53 has accepted it, it is just not everywhere yet`, {code: 'NOT_INSYNC'})
+      throw new RunFailedError(
+        `change ${changeId} is still ${r.ChangeInfo?.Status} after ${Math.round(o.timeoutMs / 1000)}s; Route 53 has accepted it, it is just not everywhere yet`,
+        {code: 'NOT_INSYNC'},
+      )
     }
     o.log?.(`change ${changeId} is ${r.ChangeInfo?.Status}; asking again in ${delay}ms`)
     await new Promise<void>((resolve, reject) => {

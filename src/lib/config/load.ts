@@ -93,10 +93,9 @@ export function selectEnvironment(loaded: LoadedConfig, name: string | undefined
   const environment = loaded.config.environments[chosen]
   if (!environment) {
     const hint = closest(chosen, names)
-    throw new UsageError(
-      `--env ${chosen}: no such environment in ${loaded.file}${hint ? ` (did you mean "${hint}"?)` : ''}; valid: ${names.join(', ') || '(none)'}.`,
-      {code: 'UNKNOWN_ENV'},
-    )
+    throw new UsageError(`--env ${chosen}: no such environment in ${loaded.file}${hint ? ` (did you mean "${hint}"?)` : ''}; valid: ${names.join(', ') || '(none)'}.`, {
+      code: 'UNKNOWN_ENV',
+    })
   }
   return {name: chosen, environment}
 }

@@ -12,16 +12,14 @@ export const duration = (what = 'a duration') =>
     .transform((v) => (typeof v === 'number' ? `${v}s` : v))
 
 /** A fraction (0.001) or a percentage string ("0.1%"); parsed to a fraction. */
-export const fraction = z
-  .union([z.number(), z.string()], {error: 'expected a fraction like 0.001 or a percentage like "0.1%"'})
-  .transform((v, ctx) => {
-    const n = typeof v === 'number' ? v : v.trim().endsWith('%') ? Number(v.trim().slice(0, -1)) / 100 : Number(v)
-    if (!Number.isFinite(n) || n < 0 || n > 1) {
-      ctx.addIssue({code: 'custom', message: 'expected a fraction from 0 to 1 (0.001) or a percentage ("0.1%")'})
-      return z.NEVER
-    }
-    return n
-  })
+export const fraction = z.union([z.number(), z.string()], {error: 'expected a fraction like 0.001 or a percentage like "0.1%"'}).transform((v, ctx) => {
+  const n = typeof v === 'number' ? v : v.trim().endsWith('%') ? Number(v.trim().slice(0, -1)) / 100 : Number(v)
+  if (!Number.isFinite(n) || n < 0 || n > 1) {
+    ctx.addIssue({code: 'custom', message: 'expected a fraction from 0 to 1 (0.001) or a percentage ("0.1%")'})
+    return z.NEVER
+  }
+  return n
+})
 
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, {error: 'expected an AWS region such as us-east-1'})
 const hostedZoneId = z
@@ -29,11 +27,9 @@ const hostedZoneId = z
   // AWS's ids start with Z; emulators' need not, so any upper-case id of the right shape is accepted.
   .regex(/^(\/hostedzone\/)?[A-Z0-9]{8,32}$/, {error: 'expected a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ'})
   .transform((v) => v.replace(/^\/hostedzone\//, ''))
-const dnsName = z
-  .string()
-  .regex(/^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$/, {
-    error: 'expected a DNS name such as clpr.tv or www.clpr.tv',
-  })
+const dnsName = z.string().regex(/^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$/, {
+  error: 'expected a DNS name such as clpr.tv or www.clpr.tv',
+})
 const nonEmpty = (what: string) => z.string({error: `expected ${what}`}).min(1, {error: `expected ${what}, not an empty string`})
 /** http(s) URLs only: a bare "localhost:4566" would otherwise parse with "localhost:" as its scheme. */
 export const httpUrl = (example: string) => z.url({protocol: /^https?$/, error: `expected an http(s) URL such as ${example}`})
@@ -75,7 +71,10 @@ export const weightedTarget = z
   })
 
 const gate = z.strictObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, {error: 'expected an id of lower-case letters, digits and dashes'}).optional(),
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/, {error: 'expected an id of lower-case letters, digits and dashes'})
+    .optional(),
   uses: nonEmpty('a gate kind such as gate-http, gate-prometheus, gate-cloudwatch-alarms or gate-kubernetes'),
   with: z.record(z.string(), z.unknown()).default({}),
 })
@@ -148,7 +147,10 @@ export const environmentSchema = z.strictObject({
       cluster: z.string().min(1).optional(),
       kubeconfig: z.string().min(1).optional(),
       context: z.string().min(1).optional(),
-      namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {error: 'expected a Kubernetes namespace name (lower case, digits, dashes)'}).default('default'),
+      namespace: z
+        .string()
+        .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {error: 'expected a Kubernetes namespace name (lower case, digits, dashes)'})
+        .default('default'),
       deployments: z.array(z.string().min(1)).default([]),
       hpas: z.array(z.string().min(1)).default([]),
       healthUrl: httpUrl('https://k8s.clpr.tv/health').optional(),
@@ -193,7 +195,10 @@ export const environmentSchema = z.strictObject({
     .strictObject({
       rdsInstance: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, {error: 'expected an RDS DB instance identifier'}),
       /** Name of the environment variable that holds a connection URL for checks (never the URL itself). */
-      urlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, {error: 'expected the NAME of an environment variable, e.g. CLIPPER_DATABASE_URL'}).optional(),
+      urlEnv: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]*$/, {error: 'expected the NAME of an environment variable, e.g. CLIPPER_DATABASE_URL'})
+        .optional(),
       /** Run during rollback to bring the legacy database up to date. */
       syncHook: commandSpec.optional(),
     })
@@ -217,9 +222,16 @@ export const environmentSchema = z.strictObject({
   rollout: z
     .strictObject({
       steps: z
-        .array(z.number({error: 'expected a percentage from 1 to 100'}).int().min(1, {error: 'expected a percentage from 1 to 100'}).max(100, {error: 'expected a percentage from 1 to 100'}), {
-          error: 'expected a list of percentages such as [10, 50, 100]',
-        })
+        .array(
+          z
+            .number({error: 'expected a percentage from 1 to 100'})
+            .int()
+            .min(1, {error: 'expected a percentage from 1 to 100'})
+            .max(100, {error: 'expected a percentage from 1 to 100'}),
+          {
+            error: 'expected a list of percentages such as [10, 50, 100]',
+          },
+        )
         .min(1, {error: 'expected at least one percentage, such as [10, 50, 100]'})
         .refine((s) => s.every((v, i) => i === 0 || v > s[i - 1]!), {error: 'expected percentages in increasing order'})
         .default([10, 50, 100]),
@@ -247,10 +259,7 @@ export const configSchema = z.strictObject({
   version: z.literal(1, {error: 'expected version: 1'}),
   /** Environment used when --env is not given. */
   defaultEnvironment: z.string().optional(),
-  environments: z.record(
-    z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, {error: 'expected an environment name of lower-case letters, digits, dashes'}),
-    environmentSchema,
-  ),
+  environments: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, {error: 'expected an environment name of lower-case letters, digits, dashes'}), environmentSchema),
 })
 
 export type Config = z.output<typeof configSchema>

@@ -251,7 +251,9 @@ class RunExecutor {
    */
   private agenda(): {agenda: StepRecord[][]; compensating?: StepRecord} {
     const steps = this.state.steps
-    const compensating = steps.find((s) => s.status === 'failed' && !s.compensationFor && steps.some((c) => c.compensationFor === s.id && c.status !== 'succeeded' && c.status !== 'skipped'))
+    const compensating = steps.find(
+      (s) => s.status === 'failed' && !s.compensationFor && steps.some((c) => c.compensationFor === s.id && c.status !== 'succeeded' && c.status !== 'skipped'),
+    )
     const list = compensating ? steps.filter((s) => s.compensationFor === compensating.id) : steps.filter((s) => !s.compensationFor)
     const agenda: StepRecord[][] = []
     for (const rec of list) {
@@ -340,7 +342,14 @@ class RunExecutor {
       return this.failStep(rec, error)
     }
     const title = this.redactor.text(rec.title !== rec.id ? rec.title : kind.title ? kind.title(inputs) : rec.title)
-    this.emit({type: 'step.started', stepId: id, title, kind: rec.kind, attempt: rec.attempts + 1, group: rec.group ? {id: rec.group.id, title: this.redactor.text(rec.group.title)} : undefined})
+    this.emit({
+      type: 'step.started',
+      stepId: id,
+      title,
+      kind: rec.kind,
+      attempt: rec.attempts + 1,
+      group: rec.group ? {id: rec.group.id, title: this.redactor.text(rec.group.title)} : undefined,
+    })
 
     if (rec.status === 'running' && (await this.reconcile(kind, rec, inputs, title)) === 'done') return
 
@@ -452,7 +461,15 @@ class RunExecutor {
     this.failure ??= {stepId: rec.id, message, code}
     const comp = rec.compensationFor ? [] : compensationFor(this.rb, rec, stepContexts(this.base, this.rb, this.state.steps, rec))
     if (comp.length) this.journal.append({type: 'steps.added', steps: comp})
-    this.emit({type: 'step.failed', stepId: rec.id, title, error: {message, code}, durationMs, continues: false, ...(comp.length ? {compensation: comp.map((c) => this.agendaStep(c))} : {})})
+    this.emit({
+      type: 'step.failed',
+      stepId: rec.id,
+      title,
+      error: {message, code},
+      durationMs,
+      continues: false,
+      ...(comp.length ? {compensation: comp.map((c) => this.agendaStep(c))} : {}),
+    })
     if (comp.length === 0) throw new RunFailedError(message, {code})
     for (const c of comp) await this.runStep(c.id)
     this.failAfterCompensation(rec)

@@ -39,7 +39,10 @@ export interface LockBackend {
 }
 
 export class LockHeldError extends OpsError {
-  constructor(message: string, readonly holder: LockInfo) {
+  constructor(
+    message: string,
+    readonly holder: LockInfo,
+  ) {
     super(message, {code: 'LOCKED', exitCode: EXIT.failed, details: holder})
   }
 }

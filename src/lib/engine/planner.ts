@@ -202,14 +202,7 @@ function withUnknownOutputs(ctx: Contexts, steps: StepRecord[]): Contexts {
   return ctx
 }
 
-function planContext(
-  rec: StepRecord,
-  input: PlanInput,
-  env: PlanInput['env'],
-  redactor: Redactor,
-  signal: AbortSignal,
-  projected: Map<string, unknown>,
-): StepContext {
+function planContext(rec: StepRecord, input: PlanInput, env: PlanInput['env'], redactor: Redactor, signal: AbortSignal, projected: Map<string, unknown>): StepContext {
   return {
     runId: 'dry-run',
     stepId: rec.id,
@@ -260,7 +253,8 @@ export async function checkSavedPlan(file: string, input: PlanInput): Promise<vo
   const problems: string[] = []
   if (saved.runbook.sha256 !== input.loaded.sha256) problems.push(`the runbook ${input.loaded.runbook.name} changed since the plan was made`)
   if ((saved.environment ?? '') !== (input.env?.name ?? '')) problems.push(`the plan is for environment ${saved.environment ?? '(none)'}, not ${input.env?.name ?? '(none)'}`)
-  if (JSON.stringify(saved.params) !== JSON.stringify(input.params)) problems.push(`the parameters differ: plan ${JSON.stringify(saved.params)}, now ${JSON.stringify(input.params)}`)
+  if (JSON.stringify(saved.params) !== JSON.stringify(input.params))
+    problems.push(`the parameters differ: plan ${JSON.stringify(saved.params)}, now ${JSON.stringify(input.params)}`)
   if (problems.length === 0) {
     const fresh = await planRun(input)
     if (fresh.fingerprint !== saved.fingerprint) {
@@ -268,6 +262,8 @@ export async function checkSavedPlan(file: string, input: PlanInput): Promise<vo
     }
   }
   if (problems.length) {
-    throw new RunFailedError(`The saved plan ${file} is stale: ${problems.join('; ')}. Nothing was changed. Make a new plan with --dry-run and review it again.`, {code: 'STALE_PLAN'})
+    throw new RunFailedError(`The saved plan ${file} is stale: ${problems.join('; ')}. Nothing was changed. Make a new plan with --dry-run and review it again.`, {
+      code: 'STALE_PLAN',
+    })
   }
 }

@@ -303,10 +303,9 @@ export class StateDir {
     if (!existsSync(join(dir, 'state.json')) && !existsSync(join(dir, 'journal.jsonl'))) {
       const ids = this.listRunIds()
       const near = ids.filter((x) => x.includes(id)).slice(0, 3)
-      throw new UsageError(
-        `No run "${id}" in ${this.runsDir()}.${near.length ? ` Did you mean ${near.join(', ')}?` : ''} List runs with "clipper-ops runs list".`,
-        {code: 'UNKNOWN_RUN'},
-      )
+      throw new UsageError(`No run "${id}" in ${this.runsDir()}.${near.length ? ` Did you mean ${near.join(', ')}?` : ''} List runs with "clipper-ops runs list".`, {
+        code: 'UNKNOWN_RUN',
+      })
     }
     let state = this.readSnapshot(id)
     for (const e of readJournal(join(dir, 'journal.jsonl'))) {

@@ -56,7 +56,11 @@ class Mirror {
         task.title = this.title
         if (this.output) task.output = this.output
         this.attachedWith(task)
-        if (this.children) return task.newListr(this.children.map((c) => c.listrTask()), {exitOnError: true})
+        if (this.children)
+          return task.newListr(
+            this.children.map((c) => c.listrTask()),
+            {exitOnError: true},
+          )
         const o = await this.outcome
         if (o.kind === 'ok') task.title = o.title
         else if (o.kind === 'skip') {
@@ -64,7 +68,11 @@ class Mirror {
           task.title = o.title
           task.skip()
         } else if (o.kind === 'fail') throw new Error(o.message)
-        else return task.newListr(o.mirrors.map((m) => m.listrTask()), {exitOnError: true})
+        else
+          return task.newListr(
+            o.mirrors.map((m) => m.listrTask()),
+            {exitOnError: true},
+          )
         return undefined
       },
     }
@@ -112,7 +120,9 @@ export class ListrHost implements EngineHost {
         return m.settle({kind: 'sub', mirrors: [...e.compensation.map((c) => this.stepMirror(c)), this.ending()]})
       }
       case 'deadline.exceeded':
-        this.current?.setOutput(`⚠ DEADLINE PASSED: ${e.runbook} has run longer than its ${formatDuration(e.budgetMs)} budget${e.policy === 'continue' ? ' — continuing' : ' — stopping'}`)
+        this.current?.setOutput(
+          `⚠ DEADLINE PASSED: ${e.runbook} has run longer than its ${formatDuration(e.budgetMs)} budget${e.policy === 'continue' ? ' — continuing' : ' — stopping'}`,
+        )
         return
       case 'run.finished': {
         if (this.ticker) clearInterval(this.ticker)
@@ -130,7 +140,15 @@ export class ListrHost implements EngineHost {
   }
 
   private start(e: Extract<EngineEvent, {type: 'run.started'}>): void {
-    const top = e.agenda.map((item) => (item.type === 'step' ? this.stepMirror(item) : new Mirror(item.title, true, item.steps.map((s) => this.stepMirror(s)))))
+    const top = e.agenda.map((item) =>
+      item.type === 'step'
+        ? this.stepMirror(item)
+        : new Mirror(
+            item.title,
+            true,
+            item.steps.map((s) => this.stepMirror(s)),
+          ),
+    )
     if (e.compensating) top.push(this.ending())
     this.running = this.render(top.map((m) => m.listrTask()))
     if (e.deadline) this.tickDeadline(e.startedAt, e.deadline)

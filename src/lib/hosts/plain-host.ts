@@ -67,7 +67,9 @@ export class PlainHost implements EngineHost {
           ...(e.compensation ? [`    running ${e.compensation.length} compensating step(s): ${e.compensation.map((c) => c.title).join(', ')}`] : []),
         ]
       case 'deadline.exceeded':
-        return [`⚠ DEADLINE PASSED: ${e.runbook} has run longer than its ${formatDuration(e.budgetMs)} budget${e.policy === 'continue' ? '; the run goes on.' : '; stopping the run.'}`]
+        return [
+          `⚠ DEADLINE PASSED: ${e.runbook} has run longer than its ${formatDuration(e.budgetMs)} budget${e.policy === 'continue' ? '; the run goes on.' : '; stopping the run.'}`,
+        ]
       case 'run.finished':
         return e.reason ? [`⏸ stopped: ${e.reason}`] : []
     }

@@ -26,9 +26,13 @@ export async function loadKubeConfig(env: Environment | undefined): Promise<Kube
   if (explicit) {
     // KUBECONFIG may list several files; client-node's loadFromDefault merges such a list, but
     // only from process.env, so a list given in the config is read file by file here.
-    const files = explicit.split(':').filter(Boolean).map((f) => resolve(f.replace(/^~(?=$|\/)/, homedir())))
+    const files = explicit
+      .split(':')
+      .filter(Boolean)
+      .map((f) => resolve(f.replace(/^~(?=$|\/)/, homedir())))
     const missing = files.filter((f) => !existsSync(f))
-    if (missing.length === files.length) throw new UsageError(`kubeconfig ${missing.join(', ')} does not exist (kubernetes.kubeconfig in clipper-ops.yaml)`, {code: 'NO_KUBECONFIG'})
+    if (missing.length === files.length)
+      throw new UsageError(`kubeconfig ${missing.join(', ')} does not exist (kubernetes.kubeconfig in clipper-ops.yaml)`, {code: 'NO_KUBECONFIG'})
     kc.loadFromFile(files.find((f) => existsSync(f))!)
     for (const f of files.filter((x) => existsSync(x)).slice(1)) {
       const more = new k8s.KubeConfig()

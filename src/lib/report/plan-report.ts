@@ -26,7 +26,13 @@ export function planTable(plan: Plan): string {
   for (const [ri, r] of rows.entries()) {
     const cells = r.map((cell) => cell.split('\n'))
     const height = Math.max(...cells.map((c) => c.length))
-    for (let h = 0; h < height; h++) lines.push(cells.map((c, ci) => (c[h] ?? '').slice(0, widths[ci]).padEnd(widths[ci]!)).join('  ').trimEnd())
+    for (let h = 0; h < height; h++)
+      lines.push(
+        cells
+          .map((c, ci) => (c[h] ?? '').slice(0, widths[ci]).padEnd(widths[ci]!))
+          .join('  ')
+          .trimEnd(),
+      )
     if (ri === 0) lines.push(widths.map((w) => '-'.repeat(w)).join('  '))
   }
   for (const f of plan.onFailure) {
@@ -63,7 +69,13 @@ export function planMarkdown(plan: Plan): string {
   out.push(`## clipper-ops plan: \`${plan.runbook.name}\`${plan.environment ? ` on \`${plan.environment}\`` : ''}`, '')
   if (plan.runbook.description) out.push(`> ${plan.runbook.description.trim().replace(/\n/g, '\n> ')}`, '')
   out.push(`Dry run made ${plan.createdAt}; nothing was changed.`, '')
-  if (Object.keys(plan.params).length) out.push(`Parameters: ${Object.entries(plan.params).map(([k, v]) => `\`${k}=${JSON.stringify(v)}\``).join(', ')}`, '')
+  if (Object.keys(plan.params).length)
+    out.push(
+      `Parameters: ${Object.entries(plan.params)
+        .map(([k, v]) => `\`${k}=${JSON.stringify(v)}\``)
+        .join(', ')}`,
+      '',
+    )
   out.push('| # | Step | Kind | Change | Est. |', '|---|---|---|---|---|')
   plan.steps.forEach((s, i) => {
     const changes = s.changes.filter((c) => c.action !== 'none')

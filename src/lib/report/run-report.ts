@@ -47,7 +47,14 @@ export function runMarkdown(s: RunState): string {
     if (s.runbook.recovery && s.status === 'succeeded' && s.durationMs !== undefined) out.push(`| Time to recovery | ${formatDuration(s.durationMs)} |`)
   }
   if (s.attempts.length > 1) out.push(`| Attempts | ${s.attempts.length} (${s.attempts.map((a) => a.outcome ?? 'running').join(', ')}) |`)
-  if (Object.keys(s.params).length) out.push(`| Parameters | ${mdEscape(Object.entries(s.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', '))} |`)
+  if (Object.keys(s.params).length)
+    out.push(
+      `| Parameters | ${mdEscape(
+        Object.entries(s.params)
+          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+          .join(', '),
+      )} |`,
+    )
   out.push('')
   if (s.failure) {
     out.push(`**Failed${s.failure.stepId ? ` at \`${s.failure.stepId}\`` : ''}:** ${mdEscape(s.failure.message)}`, '')
@@ -56,9 +63,11 @@ export function runMarkdown(s: RunState): string {
   if (hints.length) out.push(...hints.map((h) => `- ${h.replace(/: (.*)$/, ': `$1`')}`), '')
   out.push('## Steps', '', '| | Step | Kind | Duration | Result |', '|---|---|---|---|---|')
   for (const st of s.steps) {
-    const result = st.error ? `${st.error.message}` : st.summary ?? ''
+    const result = st.error ? `${st.error.message}` : (st.summary ?? '')
     const rec = st.reconciled ? ` (after interruption: ${st.reconciled})` : ''
-    out.push(`| ${ICON[st.status] ?? st.status} | ${mdEscape(st.compensationFor ? `↩ ${st.title}` : st.title)} | ${st.kind} | ${st.durationMs !== undefined ? formatDuration(st.durationMs) : ''} | ${mdEscape(result + rec)} |`)
+    out.push(
+      `| ${ICON[st.status] ?? st.status} | ${mdEscape(st.compensationFor ? `↩ ${st.title}` : st.title)} | ${st.kind} | ${st.durationMs !== undefined ? formatDuration(st.durationMs) : ''} | ${mdEscape(result + rec)} |`,
+    )
   }
   const changed = s.steps.filter((st) => st.changes?.some((c) => c.action !== 'none'))
   if (changed.length) {
@@ -82,7 +91,8 @@ export function runJunit(s: RunState): string {
     const name = xml(st.title)
     const cls = xml(`${s.runbook.name}${st.group ? `.${st.group.id}` : ''}`)
     let body = ''
-    if (st.status === 'failed') body = `<failure message="${xml(st.error?.message ?? 'failed')}" type="${xml(st.error?.code ?? 'FAILED')}">${xml(st.error?.message ?? '')}</failure>`
+    if (st.status === 'failed')
+      body = `<failure message="${xml(st.error?.message ?? 'failed')}" type="${xml(st.error?.code ?? 'FAILED')}">${xml(st.error?.message ?? '')}</failure>`
     else if (st.status === 'skipped') body = `<skipped message="${xml(st.summary ?? 'skipped')}"/>`
     else if (st.status === 'pending' || st.status === 'running') body = `<skipped message="not finished (run ${s.status})"/>`
     else if (st.summary) body = `<system-out>${xml(st.summary)}</system-out>`

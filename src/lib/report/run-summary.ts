@@ -46,7 +46,17 @@ export function runSummary(s: RunState, reports?: ReportFiles): Record<string, u
     ...(s.runbook.recovery && s.status === 'succeeded' ? {timeToRecoveryMs: s.durationMs} : {}),
     deadline: s.deadline,
     failure: s.failure,
-    steps: s.steps.map((x) => ({id: x.id, title: x.title, kind: x.kind, status: x.status, durationMs: x.durationMs, summary: x.summary, error: x.error, outputs: x.outputs, reconciled: x.reconciled})),
+    steps: s.steps.map((x) => ({
+      id: x.id,
+      title: x.title,
+      kind: x.kind,
+      status: x.status,
+      durationMs: x.durationMs,
+      summary: x.summary,
+      error: x.error,
+      outputs: x.outputs,
+      reconciled: x.reconciled,
+    })),
     reports,
     next: continueHint(s),
   }

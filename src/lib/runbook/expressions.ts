@@ -44,7 +44,11 @@ function tokenize(src: string): Tok[] {
 const FUNCTIONS: Record<string, (...args: unknown[]) => unknown> = {
   contains: (hay, needle) => (Array.isArray(hay) ? hay.includes(needle) : String(hay ?? '').includes(String(needle))),
   join: (list, sep) => (Array.isArray(list) ? list.join(sep === undefined ? ',' : String(sep)) : String(list ?? '')),
-  split: (s, sep) => String(s ?? '').split(sep === undefined ? ',' : String(sep)).map((x) => x.trim()).filter((x) => x !== ''),
+  split: (s, sep) =>
+    String(s ?? '')
+      .split(sep === undefined ? ',' : String(sep))
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
   toNumber: (v) => Number(v),
   toJSON: (v) => JSON.stringify(v),
   length: (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),

@@ -63,12 +63,7 @@ export async function parseRunbook(file: string, source: string, builtin = false
   return {file, source, sha256: createHash('sha256').update(source).digest('hex'), runbook, builtin}
 }
 
-async function checkRunbook(
-  file: string,
-  rb: Runbook,
-  raw: unknown,
-  locate: (p: (string | number)[]) => {line?: number; column?: number},
-): Promise<Problem[]> {
+async function checkRunbook(file: string, rb: Runbook, raw: unknown, locate: (p: (string | number)[]) => {line?: number; column?: number}): Promise<Problem[]> {
   const problems: Problem[] = []
   const add = (path: (string | number)[], message: string) => problems.push({file, path: dottedPath(path), ...locate(path), message})
   const params = Object.keys(rb.parameters)
@@ -112,7 +107,10 @@ async function checkRunbook(
         add(path, `expression reads "${r.root}", which is not known here; expressions can read ${[...CONTEXT_ROOTS, ...locals].join(', ')}`)
       } else if (r.root === 'params' && r.first && !params.includes(r.first)) {
         const hint = closest(r.first, params)
-        add(path, `expression reads params.${r.first}, which the runbook does not declare${hint ? ` (did you mean params.${hint}?)` : ''}; declared: ${params.join(', ') || '(none)'}`)
+        add(
+          path,
+          `expression reads params.${r.first}, which the runbook does not declare${hint ? ` (did you mean params.${hint}?)` : ''}; declared: ${params.join(', ') || '(none)'}`,
+        )
       } else if (r.root === 'steps' && r.first && !earlier.includes(r.first)) {
         add(path, `expression reads steps.${r.first}, which is not a step that runs before this one${earlier.length ? `; earlier steps: ${earlier.join(', ')}` : ''}`)
       } else if (r.root === 'steps' && r.first && r.second && r.second !== 'outputs' && r.second !== 'status') {
@@ -225,7 +223,8 @@ export function bindParameters(rb: Runbook, given: Record<string, string | unkno
     const raw = given[name]
     if (raw === undefined) {
       if (spec.default !== undefined) out[name] = spec.default
-      else if (spec.required) throw new UsageError(`Runbook "${rb.name}" needs ${flagName} ${name}=<${spec.type}>${spec.description ? ` (${spec.description})` : ''}.`, {code: 'MISSING_PARAM'})
+      else if (spec.required)
+        throw new UsageError(`Runbook "${rb.name}" needs ${flagName} ${name}=<${spec.type}>${spec.description ? ` (${spec.description})` : ''}.`, {code: 'MISSING_PARAM'})
       continue
     }
     const value = typeof raw === 'string' ? coerce(spec.type, raw) : raw

@@ -46,7 +46,10 @@ export const stepSchema: z.ZodType<StepSpec> = z.lazy(() =>
         })
         .optional(),
       forEach: z.unknown().optional(),
-      as: z.string().regex(/^[a-z][a-zA-Z0-9_]*$/, {error: 'expected a name such as weight'}).optional(),
+      as: z
+        .string()
+        .regex(/^[a-z][a-zA-Z0-9_]*$/, {error: 'expected a name such as weight'})
+        .optional(),
       steps: z.array(stepSchema).min(1, {error: 'a group needs at least one step'}).optional(),
     })
     .superRefine((s, ctx) => {
@@ -69,7 +72,10 @@ const parameterSchema = z.strictObject({
   type: z.enum(['string', 'number', 'boolean', 'list', 'duration']).default('string'),
   default: z.unknown().optional(),
   required: z.boolean().default(false),
-  enum: z.array(z.union([z.string(), z.number()])).min(1).optional(),
+  enum: z
+    .array(z.union([z.string(), z.number()]))
+    .min(1)
+    .optional(),
 })
 
 export const runbookSchema = z.strictObject({

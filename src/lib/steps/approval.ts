@@ -10,7 +10,9 @@ import {parseDuration} from '../util/duration.js'
 import {defineStep} from './types.js'
 
 const inputs = z.strictObject({
-  message: z.string({error: 'expected the question to ask, e.g. "Shift 50% of traffic to Kubernetes?"'}).min(1, {error: 'expected the question to ask, e.g. "Shift 50% of traffic to Kubernetes?"'}),
+  message: z
+    .string({error: 'expected the question to ask, e.g. "Shift 50% of traffic to Kubernetes?"'})
+    .min(1, {error: 'expected the question to ask, e.g. "Shift 50% of traffic to Kubernetes?"'}),
   /** Give up asking after this long (the run stops; resume to be asked again). */
   timeout: duration().default('30m'),
 })

@@ -43,7 +43,12 @@ function dockerEnv(ctx: StepContext): NodeJS.ProcessEnv {
 export function parsePs(stdout: string): ServiceState[] {
   const text = stdout.trim()
   if (!text) return []
-  const rows: Record<string, unknown>[] = text.startsWith('[') ? JSON.parse(text) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  const rows: Record<string, unknown>[] = text.startsWith('[')
+    ? JSON.parse(text)
+    : text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
   return rows.map((r) => ({service: String(r.Service ?? r.Name), state: String(r.State ?? '').toLowerCase(), health: String(r.Health ?? '')}))
 }
 
@@ -81,9 +86,19 @@ export default defineStep({
     const target = commandLine('docker', [...baseArgs(ctx.environment), ...(i.action === 'up' ? ['up', '-d'] : [i.action]), ...services(ctx, i)])
     const observed = states.map((s) => `${s.service}:${s.state}`)
     if (i.action === 'ps' || inPlace(i.action, states, services(ctx, i))) {
-      return {summary: `${i.action === 'ps' ? 'read' : 'already as wanted'}: ${observed.join(', ') || 'no services'}`, changes: [{action: i.action === 'ps' ? 'check' : 'none', target}], observed}
+      return {
+        summary: `${i.action === 'ps' ? 'read' : 'already as wanted'}: ${observed.join(', ') || 'no services'}`,
+        changes: [{action: i.action === 'ps' ? 'check' : 'none', target}],
+        observed,
+      }
     }
-    return {summary: `would run ${target} (now ${observed.join(', ') || 'no services'})`, changes: [{action: 'run', target, before: observed}], observed, estimateMs: 15_000, worstCaseMs: 120_000}
+    return {
+      summary: `would run ${target} (now ${observed.join(', ') || 'no services'})`,
+      changes: [{action: 'run', target, before: observed}],
+      observed,
+      estimateMs: 15_000,
+      worstCaseMs: 120_000,
+    }
   },
 
   async run(ctx, i) {
@@ -95,7 +110,15 @@ export default defineStep({
     }
     const args = [...baseArgs(ctx.environment), ...(i.action === 'up' ? ['up', '-d'] : [i.action]), ...wanted]
     ctx.log(`DOCKER_HOST=${composeConfig(ctx.environment).dockerHost ?? '(default)'} ${commandLine('docker', args)}`)
-    const r = await runTool({command: 'docker', args, env: dockerEnv(ctx), signal: ctx.signal, timeoutMs: 600_000, onLine: (l) => ctx.log(l), redactor: {text: ctx.redact} as never})
+    const r = await runTool({
+      command: 'docker',
+      args,
+      env: dockerEnv(ctx),
+      signal: ctx.signal,
+      timeoutMs: 600_000,
+      onLine: (l) => ctx.log(l),
+      redactor: {text: ctx.redact} as never,
+    })
     if (r.spawnError) throw new RunFailedError(`docker could not start: ${r.spawnError}`, {code: 'NO_DOCKER'})
     if (r.exitCode !== 0) throw new RunFailedError(`${r.commandLine} exited ${r.exitCode}: ${(r.stderr || r.stdout).split('\n').slice(-5).join('\n')}`, {code: 'EXIT_CODE'})
     const after = await ps(ctx, i)

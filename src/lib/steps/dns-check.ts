@@ -55,7 +55,9 @@ async function check(ctx: StepContext, i: z.output<typeof inputs>) {
     .map((p) => p.message)
   const weights = liveWeights(pair)
   if (i.expect && (weights.legacy !== i.expect.legacy || weights.kubernetes !== i.expect.kubernetes)) {
-    problems.push(`the weights are legacy ${weights.legacy ?? '-'}, kubernetes ${weights.kubernetes ?? '-'}; this runbook expects legacy ${i.expect.legacy}, kubernetes ${i.expect.kubernetes}`)
+    problems.push(
+      `the weights are legacy ${weights.legacy ?? '-'}, kubernetes ${weights.kubernetes ?? '-'}; this runbook expects legacy ${i.expect.legacy}, kubernetes ${i.expect.kubernetes}`,
+    )
   }
   const pending: string[] = []
   if (i.pendingChanges) {

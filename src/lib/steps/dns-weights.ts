@@ -89,7 +89,12 @@ export default defineStep({
     const ttl = effectiveTtl(cfg, pair)
     const observed = ROLES.map((r) => describeRecord(pair.byRole[r]))
     if (changes.length === 0) {
-      return {summary: `already ${fmtWeights(want)}`, changes: [{action: 'none', target: `${cfg.name} ${cfg.type}`, before, after: want}], observed, outputs: {before, after: want, ttlSeconds: ttl}}
+      return {
+        summary: `already ${fmtWeights(want)}`,
+        changes: [{action: 'none', target: `${cfg.name} ${cfg.type}`, before, after: want}],
+        observed,
+        outputs: {before, after: want, ttlSeconds: ttl},
+      }
     }
     const batch = {HostedZoneId: cfg.zoneId, ChangeBatch: {Comment: i.comment ?? `clipper-ops ${ctx.runId}`, Changes: changes}}
     return {
@@ -107,7 +112,10 @@ export default defineStep({
       review: [
         '| Record | Weight before | Weight after | Share after |',
         '|---|---|---|---|',
-        ...ROLES.map((r, n) => `| ${cfg.name} ${cfg.type} \`${cfg.targets[r].setIdentifier}\` (${r}) | ${before[r] ?? '-'} | ${want[r]} | ${Math.round(shares([want.legacy, want.kubernetes])[n]! * 1000) / 10}% |`),
+        ...ROLES.map(
+          (r, n) =>
+            `| ${cfg.name} ${cfg.type} \`${cfg.targets[r].setIdentifier}\` (${r}) | ${before[r] ?? '-'} | ${want[r]} | ${Math.round(shares([want.legacy, want.kubernetes])[n]! * 1000) / 10}% |`,
+        ),
         '',
         'The exact change batch (each DELETE must match the live record exactly, so a concurrent edit is refused, not overwritten):',
         '',
@@ -131,7 +139,11 @@ export default defineStep({
     const ttl = effectiveTtl(cfg, pair)
     if (changes.length === 0) {
       ctx.log(`already ${fmtWeights(want)}; no change batch sent`)
-      return {summary: `already ${fmtWeights(want)}`, outputs: {before, after: want, ttlSeconds: ttl, changeId: null}, changes: [{action: 'none', target: `${cfg.name} ${cfg.type}`}]}
+      return {
+        summary: `already ${fmtWeights(want)}`,
+        outputs: {before, after: want, ttlSeconds: ttl, changeId: null},
+        changes: [{action: 'none', target: `${cfg.name} ${cfg.type}`}],
+      }
     }
     ctx.log(`sending one change batch: ${fmtWeights(before)} → ${fmtWeights(want)}`)
     let changeId: string
@@ -165,7 +177,12 @@ export default defineStep({
     return {
       summary: `${fmtWeights(before)} → ${fmtWeights(want)} (change ${changeId}${insyncMs !== null ? `, INSYNC after ${(insyncMs / 1000).toFixed(1)}s` : ''})`,
       outputs: {before, after: want, ttlSeconds: ttl, changeId, acceptedMs, insyncMs, submittedAt: new Date(submittedAt).toISOString()},
-      changes: ROLES.filter((r) => before[r] !== want[r]).map((r) => ({action: 'update' as const, target: `${cfg.name} ${cfg.type} [${cfg.targets[r].setIdentifier}] weight`, before: before[r], after: want[r]})),
+      changes: ROLES.filter((r) => before[r] !== want[r]).map((r) => ({
+        action: 'update' as const,
+        target: `${cfg.name} ${cfg.type} [${cfg.targets[r].setIdentifier}] weight`,
+        before: before[r],
+        after: want[r],
+      })),
     }
   },
 

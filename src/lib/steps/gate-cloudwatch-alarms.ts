@@ -43,12 +43,15 @@ async function describe(ctx: StepContext, names: string[]): Promise<Map<string, 
     let token: string | undefined
     do {
       // Without AlarmTypes, AWS returns metric alarms only, and a composite alarm would look missing.
-      const r = await cw.send(
-        new DescribeAlarmsCommand({AlarmNames: names.slice(k, k + 100), AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], MaxRecords: 100, NextToken: token}),
-        {abortSignal: ctx.signal},
-      )
-      for (const a of r.MetricAlarms ?? []) if (a.AlarmName) found.set(a.AlarmName, {name: a.AlarmName, type: 'metric', state: a.StateValue ?? 'UNKNOWN', reason: a.StateReason, updatedAt: a.StateUpdatedTimestamp?.toISOString()})
-      for (const a of r.CompositeAlarms ?? []) if (a.AlarmName) found.set(a.AlarmName, {name: a.AlarmName, type: 'composite', state: a.StateValue ?? 'UNKNOWN', reason: a.StateReason, updatedAt: a.StateUpdatedTimestamp?.toISOString()})
+      const r = await cw.send(new DescribeAlarmsCommand({AlarmNames: names.slice(k, k + 100), AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], MaxRecords: 100, NextToken: token}), {
+        abortSignal: ctx.signal,
+      })
+      for (const a of r.MetricAlarms ?? [])
+        if (a.AlarmName)
+          found.set(a.AlarmName, {name: a.AlarmName, type: 'metric', state: a.StateValue ?? 'UNKNOWN', reason: a.StateReason, updatedAt: a.StateUpdatedTimestamp?.toISOString()})
+      for (const a of r.CompositeAlarms ?? [])
+        if (a.AlarmName)
+          found.set(a.AlarmName, {name: a.AlarmName, type: 'composite', state: a.StateValue ?? 'UNKNOWN', reason: a.StateReason, updatedAt: a.StateUpdatedTimestamp?.toISOString()})
       token = r.NextToken
     } while (token)
   }
@@ -68,7 +71,11 @@ export default defineStep({
     const d = ms(i.duration)
     const interval = ms(i.interval, 30_000)
     if (names.length === 0) {
-      return {summary: 'no CloudWatch alarms named (with.alarms or cloudwatch.alarms): this gate will fail with no data', changes: [{action: 'check', target: 'cloudwatch', detail: 'no alarms: fails'}], estimateMs: 0}
+      return {
+        summary: 'no CloudWatch alarms named (with.alarms or cloudwatch.alarms): this gate will fail with no data',
+        changes: [{action: 'check', target: 'cloudwatch', detail: 'no alarms: fails'}],
+        estimateMs: 0,
+      }
     }
     const insufficient = i.allowInsufficientData ? 'INSUFFICIENT_DATA allowed' : 'INSUFFICIENT_DATA fails'
     return {
@@ -90,7 +97,8 @@ export default defineStep({
     let alarms: AlarmState[] = []
     let n = 0
     const evidence = () => ({region: ctx.environment?.aws?.region, alarms, evaluations: n})
-    if (names.length === 0) return failGate(ctx, 'no data: no CloudWatch alarms to check; name them in with.alarms or in cloudwatch.alarms of clipper-ops.yaml', evidence(), NO_DATA)
+    if (names.length === 0)
+      return failGate(ctx, 'no data: no CloudWatch alarms to check; name them in with.alarms or in cloudwatch.alarms of clipper-ops.yaml', evidence(), NO_DATA)
 
     ctx.log(`${names.length} alarm(s), ${watchText(d, interval)}`)
     await watch(ctx, d, interval, async (round) => {
@@ -110,7 +118,10 @@ export default defineStep({
 
       // Every problem goes into the message; the code is the most serious one's.
       const problems: string[] = []
-      if (alarming.length) problems.push(`${alarming.length} of ${names.length} alarm(s) in ALARM: ${alarming.map((a) => `${a.name} (${a.reason ?? 'no reason given'}, since ${a.updatedAt ?? '?'})`).join('; ')}`)
+      if (alarming.length)
+        problems.push(
+          `${alarming.length} of ${names.length} alarm(s) in ALARM: ${alarming.map((a) => `${a.name} (${a.reason ?? 'no reason given'}, since ${a.updatedAt ?? '?'})`).join('; ')}`,
+        )
       if (missing.length) problems.push(`alarm(s) not found in ${ctx.environment?.aws?.region ?? 'the region'}: ${missing.join(', ')}`)
       if (insufficient.length) problems.push(`no data: ${insufficient.map((a) => `${a.name} is INSUFFICIENT_DATA (${a.reason ?? 'no reason given'})`).join('; ')}`)
       if (problems.length) {

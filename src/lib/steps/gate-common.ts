@@ -56,10 +56,13 @@ export function sleep(msToWait: number, signal: AbortSignal): Promise<void> {
       clearTimeout(t)
       reject(signal.reason)
     }
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, Math.max(0, msToWait))
+    const t = setTimeout(
+      () => {
+        signal.removeEventListener('abort', onAbort)
+        resolve()
+      },
+      Math.max(0, msToWait),
+    )
     signal.addEventListener('abort', onAbort, {once: true})
   })
 }

@@ -107,7 +107,9 @@ export default defineStep({
 
   async plan(ctx, i) {
     const l = limits(ctx, i)
-    const header = i.expectHeader ? `, ${i.expectHeader.minShare < 1 ? `≥ ${pct(i.expectHeader.minShare)} of answers` : 'every answer'} with ${i.expectHeader.name}: ${i.expectHeader.value}` : ''
+    const header = i.expectHeader
+      ? `, ${i.expectHeader.minShare < 1 ? `≥ ${pct(i.expectHeader.minShare)} of answers` : 'every answer'} with ${i.expectHeader.name}: ${i.expectHeader.value}`
+      : ''
     const span = (l.rounds - 1) * l.intervalMs
     const roundWorst = Math.ceil(i.requestsPerRound / i.concurrency) * ms(i.timeout, 5000)
     return {
@@ -130,9 +132,11 @@ export default defineStep({
 
     /** Why the whole window can no longer pass, whatever the remaining requests do; undefined while it still can. */
     const doomed = (): string | undefined => {
-      if (w.errors > l.maxErrorRate * l.planned) return `${w.errors} errors already exceed the window's budget of ${Math.floor(l.maxErrorRate * l.planned)} (${pct(l.maxErrorRate)} of ${l.planned})`
+      if (w.errors > l.maxErrorRate * l.planned)
+        return `${w.errors} errors already exceed the window's budget of ${Math.floor(l.maxErrorRate * l.planned)} (${pct(l.maxErrorRate)} of ${l.planned})`
       if (slow() > slowBudget) return `${slow()} answers slower than ${l.maxP95Ms}ms already exceed the window's 5% (${slowBudget} of ${l.planned})`
-      if (header && w.responses - matching() > (1 - header.minShare) * l.planned) return `${w.responses - matching()} answers without ${header.name}: ${header.value} already exceed what ${pct(header.minShare)} allows`
+      if (header && w.responses - matching() > (1 - header.minShare) * l.planned)
+        return `${w.responses - matching()} answers without ${header.name}: ${header.value} already exceed what ${pct(header.minShare)} allows`
       return undefined
     }
 
@@ -176,7 +180,9 @@ export default defineStep({
       maxMs: w.p(100),
       statuses: w.statuses,
       servedBy: w.servedBy,
-      ...(header && {header: {name: header.name, value: header.value, matching: matching(), share: w.responses ? matching() / w.responses : 0, minShare: header.minShare, seen: w.headerCounts}}),
+      ...(header && {
+        header: {name: header.name, value: header.value, matching: matching(), share: w.responses ? matching() / w.responses : 0, minShare: header.minShare, seen: w.headerCounts},
+      }),
       maxErrorRate: l.maxErrorRate,
       maxP95Ms: l.maxP95Ms,
       failedFast: stoppedEarly !== undefined,
@@ -191,12 +197,18 @@ export default defineStep({
     if (errorRate > l.maxErrorRate) problems.push(`error rate ${pct(errorRate)} (${w.errors} of ${w.sent}) is above ${pct(l.maxErrorRate)} (${w.sampleErrors.join(', ')})`)
     if (p95 > l.maxP95Ms) problems.push(`p95 latency ${p95}ms is above ${l.maxP95Ms}ms`)
     if (header && matching() < header.minShare * w.responses) {
-      const seen = Object.entries(w.headerCounts).map(([v, n]) => `${v === '' ? '(missing)' : v}: ${n}`).join(', ')
+      const seen = Object.entries(w.headerCounts)
+        .map(([v, n]) => `${v === '' ? '(missing)' : v}: ${n}`)
+        .join(', ')
       problems.push(`${matching()} of ${w.responses} answers carried ${header.name}: ${header.value}, below ${pct(header.minShare)} (seen ${seen})`)
     }
     if (problems.length) return failGate(ctx, `${i.url}: ${problems.join('; ')}${when}`, evidence)
 
-    const by = Object.keys(w.servedBy).length ? `, served by ${Object.entries(w.servedBy).map(([k, n]) => `${k} ${n}`).join(', ')}` : ''
+    const by = Object.keys(w.servedBy).length
+      ? `, served by ${Object.entries(w.servedBy)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')}`
+      : ''
     const summary = `${w.sent} requests in ${w.rounds} round(s), ${w.errors} errors (${pct(errorRate)}), p95 ${p95}ms${by}`
     return {summary, outputs: evidence, changes: [{action: 'check', target: i.url, detail: summary}]}
   },

@@ -60,7 +60,8 @@ function deploymentProblems(d: V1Deployment): string[] {
   const st = d.status ?? {}
   const available = d.status?.conditions?.find((c) => c.type === 'Available')
   const out: string[] = []
-  if ((st.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)) out.push(`generation ${d.metadata?.generation} not yet observed (observedGeneration ${st.observedGeneration ?? 'none'})`)
+  if ((st.observedGeneration ?? 0) < (d.metadata?.generation ?? 0))
+    out.push(`generation ${d.metadata?.generation} not yet observed (observedGeneration ${st.observedGeneration ?? 'none'})`)
   if ((st.availableReplicas ?? 0) < want) out.push(`${st.availableReplicas ?? 0}/${want} replicas available`)
   if ((st.updatedReplicas ?? 0) < want) out.push(`${st.updatedReplicas ?? 0}/${want} replicas updated`)
   if (available?.status !== 'True') out.push(`Available=${available?.status ?? 'missing'}${available?.reason ? ` (${available.reason})` : ''}`)
@@ -81,11 +82,18 @@ export default defineStep({
     const interval = ms(i.interval, 10_000)
     const ns = i.namespace ?? ctx.environment?.kubernetes?.namespace ?? '(context namespace)'
     if (t.deployments.length + t.hpas.length === 0) {
-      return {summary: 'no Deployments or HPAs named (with.deployments/hpas or kubernetes.deployments/hpas): this gate will fail with no data', changes: [{action: 'check', target: 'kubernetes', detail: 'nothing to check: fails'}], estimateMs: 0}
+      return {
+        summary: 'no Deployments or HPAs named (with.deployments/hpas or kubernetes.deployments/hpas): this gate will fail with no data',
+        changes: [{action: 'check', target: 'kubernetes', detail: 'nothing to check: fails'}],
+        estimateMs: 0,
+      }
     }
     return {
       summary: `in namespace ${ns}: Deployments ${t.deployments.join(', ') || '(none)'} available, no crash loops${i.maxRestarts ? ` or > ${i.maxRestarts} restarts` : ' or restarts'}; HPAs ${t.hpas.join(', ') || '(none)'} within bounds${i.allowHpaAtMax ? '' : ', not at max'}; ${watchText(d, interval)}`,
-      changes: [...t.deployments.map((n) => ({action: 'check' as const, target: `deployment ${ns}/${n}`})), ...t.hpas.map((n) => ({action: 'check' as const, target: `hpa ${ns}/${n}`}))],
+      changes: [
+        ...t.deployments.map((n) => ({action: 'check' as const, target: `deployment ${ns}/${n}`})),
+        ...t.hpas.map((n) => ({action: 'check' as const, target: `hpa ${ns}/${n}`})),
+      ],
       estimateMs: d,
       worstCaseMs: d + 2 * ms(i.timeout, 15_000),
     }
@@ -103,7 +111,13 @@ export default defineStep({
     let n = 0
     let report: Record<string, unknown> = {}
     const evidence = (api?: K8sApis) => ({context: api?.context, server: api?.server, namespace: api ? (i.namespace ?? api.namespace) : i.namespace, evaluations: n, ...report})
-    if (t.deployments.length + t.hpas.length === 0) return failGate(ctx, 'no data: no Deployments or HPAs to check; name them in with.deployments/hpas or in kubernetes.deployments/hpas of clipper-ops.yaml', evidence(), NO_DATA)
+    if (t.deployments.length + t.hpas.length === 0)
+      return failGate(
+        ctx,
+        'no data: no Deployments or HPAs to check; name them in with.deployments/hpas or in kubernetes.deployments/hpas of clipper-ops.yaml',
+        evidence(),
+        NO_DATA,
+      )
 
     const api = await k8sApis(ctx.environment)
     const ns = i.namespace ?? api.namespace
@@ -163,7 +177,10 @@ export default defineStep({
           const podName = pod.metadata?.name ?? '?'
           for (const cs of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
             const key = `${podName}/${cs.name}`
-            if (cs.state?.waiting?.reason === 'CrashLoopBackOff') crashLooping.push(`${key} (restarts ${cs.restartCount}${cs.lastState?.terminated?.exitCode !== undefined ? `, last exit code ${cs.lastState.terminated.exitCode}` : ''})`)
+            if (cs.state?.waiting?.reason === 'CrashLoopBackOff')
+              crashLooping.push(
+                `${key} (restarts ${cs.restartCount}${cs.lastState?.terminated?.exitCode !== undefined ? `, last exit code ${cs.lastState.terminated.exitCode}` : ''})`,
+              )
             const from = baseline.get(key)
             if (from === undefined) baseline.set(key, cs.restartCount)
             else if (cs.restartCount - from > i.maxRestarts) restarts[key] = {from, to: cs.restartCount}
@@ -189,11 +206,14 @@ export default defineStep({
         if (current === undefined) problems.push({code: NO_DATA, text: `HPA ${name} has not reported its replicas yet`})
         else if (current < min || current > max) problems.push({code: GATE_FAILED, text: `HPA ${name} has ${current} replicas, outside [${min}, ${max}]`})
         // min == max is a fixed size, not a pinned autoscaler.
-        else if (!i.allowHpaAtMax && min < max && current >= max) problems.push({code: GATE_FAILED, text: `HPA ${name} is pinned at its maximum (${current}/${max}): it cannot scale out any further`})
+        else if (!i.allowHpaAtMax && min < max && current >= max)
+          problems.push({code: GATE_FAILED, text: `HPA ${name} is pinned at its maximum (${current}/${max}): it cannot scale out any further`})
       }
 
       report = {deployments, pods, crashLooping, restarts, hpas}
-      ctx.log(`evaluation ${round}: ${deployments.map((x) => `${x.name} ${x.available}/${x.replicas}`).join(', ')}${hpas.length ? `; HPAs ${hpas.map((h) => `${h.name} ${h.current}/${h.max}`).join(', ')}` : ''}`)
+      ctx.log(
+        `evaluation ${round}: ${deployments.map((x) => `${x.name} ${x.available}/${x.replicas}`).join(', ')}${hpas.length ? `; HPAs ${hpas.map((h) => `${h.name} ${h.current}/${h.max}`).join(', ')}` : ''}`,
+      )
       if (problems.length) {
         const code = problems.some((p) => p.code === GATE_FAILED) ? GATE_FAILED : problems.some((p) => p.code === NOT_FOUND) ? NOT_FOUND : NO_DATA
         return failGate(ctx, `${code === NO_DATA ? 'no data: ' : ''}${problems.map((p) => p.text).join('; ')} (namespace ${ns}, evaluation ${round})`, evidence(api), code)

@@ -53,7 +53,10 @@ function baseUrl(ctx: StepContext, i: Inputs): string {
   return url
 }
 
-const labelText = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}="${v}"`).join(', ')}}`
+const labelText = (l: Record<string, string>) =>
+  `{${Object.entries(l)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(', ')}}`
 const rangeText = (t: {max?: number; min?: number}) => [t.min !== undefined && `≥ ${t.min}`, t.max !== undefined && `≤ ${t.max}`].filter(Boolean).join(' and ')
 
 /** Prometheus writes sample values as strings, infinities as +Inf/-Inf (which Number() does not read). */
@@ -64,7 +67,10 @@ function parseSample(v: unknown): number {
 }
 
 class QueryError extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message)
   }
 }
@@ -98,7 +104,10 @@ async function instantQuery(base: string, i: Inputs, signal: AbortSignal): Promi
   if (resultType === 'vector') {
     return ((result as {metric?: Record<string, string>; value?: unknown[]}[]) ?? []).map((s) => ({labels: s.metric ?? {}, value: parseSample(s.value?.[1])}))
   }
-  throw new QueryError(`the query ${i.query} returns a ${resultType}; the gate needs an instant vector or a scalar (drop the range selector, or wrap it in a function such as rate())`, 'BAD_QUERY')
+  throw new QueryError(
+    `the query ${i.query} returns a ${resultType}; the gate needs an instant vector or a scalar (drop the range selector, or wrap it in a function such as rate())`,
+    'BAD_QUERY',
+  )
 }
 
 export default defineStep({
@@ -152,7 +161,10 @@ export default defineStep({
       const bad = numeric.filter((s) => (t.max !== undefined && s.value > t.max) || (t.min !== undefined && s.value < t.min))
       ctx.log(`evaluation ${round}: ${last.length} sample(s)${numeric.length ? `, ${numeric.map((s) => s.value).join(', ')}` : ''}`)
       if (bad.length) {
-        const list = bad.slice(0, 5).map((s) => `${labelText(s.labels)} = ${s.value}`).join(', ')
+        const list = bad
+          .slice(0, 5)
+          .map((s) => `${labelText(s.labels)} = ${s.value}`)
+          .join(', ')
         return failGate(ctx, `${what}: ${bad.length} of ${last.length} sample(s) outside ${rangeText(t)}: ${list}${bad.length > 5 ? ', …' : ''} (evaluation ${round})`, evidence())
       }
       if (last.length === 0) return failGate(ctx, `no data: ${what} returned no series (evaluation ${round}, ${base})`, evidence(), NO_DATA)

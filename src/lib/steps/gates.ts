@@ -18,7 +18,10 @@ import {defineStep, type StepContext, type StepKind, type StepPlan} from './type
 
 // The same shape as a gate in rollout.gates (src/lib/config/schema.ts), so that list can be passed as it is.
 const gate = z.strictObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, {error: 'expected an id of lower-case letters, digits and dashes'}).optional(),
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/, {error: 'expected an id of lower-case letters, digits and dashes'})
+    .optional(),
   uses: z.string().min(1, {error: 'expected a gate kind such as gate-http, gate-prometheus, gate-cloudwatch-alarms or gate-kubernetes'}),
   with: z.record(z.string(), z.unknown()).default({}),
 })
@@ -109,7 +112,11 @@ export default defineStep({
 
   async plan(ctx, i) {
     if (i.gates.length === 0) {
-      return {summary: i.allowEmpty ? 'no gates (allowed)' : `will fail: ${EMPTY}`, changes: [{action: 'check', target: 'gates', detail: i.allowEmpty ? 'none' : 'none: fails'}], estimateMs: 0}
+      return {
+        summary: i.allowEmpty ? 'no gates (allowed)' : `will fail: ${EMPTY}`,
+        changes: [{action: 'check', target: 'gates', detail: i.allowEmpty ? 'none' : 'none: fails'}],
+        estimateMs: 0,
+      }
     }
     const prepared = await prepare(ctx, i)
     const plans: (StepPlan & {id: string})[] = []
@@ -145,7 +152,15 @@ export default defineStep({
           if (ctx.signal.aborted) throw ctx.signal.reason
           const durationMs = Date.now() - started
           if (stop.signal.aborted && !(error instanceof OpsError)) {
-            return {id: g.id, uses: g.uses, result: 'no-data', summary: `stopped after ${formatDuration(durationMs)}: ${firstFailure} failed first`, evidence: {}, stopped: true, durationMs}
+            return {
+              id: g.id,
+              uses: g.uses,
+              result: 'no-data',
+              summary: `stopped after ${formatDuration(durationMs)}: ${firstFailure} failed first`,
+              evidence: {},
+              stopped: true,
+              durationMs,
+            }
           }
           const result = verdictOf(error)
           ctx.log(`[${g.id}] ${result}: ${errorMessage(error)}`)

@@ -28,7 +28,7 @@ export default defineStep({
   async plan(ctx, i) {
     const maxRate = i.maxErrorRate ?? ctx.environment?.slos.errorRate ?? 0.001
     const maxP95 = parseDuration(i.maxP95 ?? ctx.environment?.slos.p95 ?? '200ms')!
-    const est = i.requests * (i.interval ? parseDuration(i.interval)! : 50) / i.concurrency
+    const est = (i.requests * (i.interval ? parseDuration(i.interval)! : 50)) / i.concurrency
     return {
       summary: `${i.requests} × ${i.method} ${i.url}: error rate ≤ ${(maxRate * 100).toFixed(2)}%, p95 ≤ ${formatDuration(maxP95)}`,
       changes: [{action: 'check', target: i.url, detail: `${i.requests} requests`}],

@@ -40,10 +40,7 @@ export interface StepResult<O = Record<string, unknown>> {
   summary?: string
 }
 
-export type Reconciled<O = Record<string, unknown>> =
-  | {done: true; outputs?: O; summary?: string}
-  | {done: false}
-  | {unknown: string}
+export type Reconciled<O = Record<string, unknown>> = {done: true; outputs?: O; summary?: string} | {done: false} | {unknown: string}
 
 export interface PromptApi {
   /** True when a person can be asked (TTY and not --no-input). */

@@ -22,7 +22,12 @@ export default defineStep({
 
   async plan(_ctx, i) {
     const ms = parseDuration(i.duration)!
-    return {summary: `wait ${formatDuration(ms)}${i.reason ? ` (${i.reason})` : ''}`, changes: [{action: 'wait', target: formatDuration(ms), detail: i.reason}], estimateMs: ms, worstCaseMs: ms}
+    return {
+      summary: `wait ${formatDuration(ms)}${i.reason ? ` (${i.reason})` : ''}`,
+      changes: [{action: 'wait', target: formatDuration(ms), detail: i.reason}],
+      estimateMs: ms,
+      worstCaseMs: ms,
+    }
   },
 
   async run(ctx, i) {

@@ -116,7 +116,11 @@ export interface SeedRecoveryPointOptions {
 }
 
 class BackupApiError extends Error {
-  constructor(readonly code: string, message: string, readonly status = 400) {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
     super(message)
   }
 }
@@ -461,7 +465,12 @@ export class BackupService {
   }
 
   private async restoreMetadata(p: RecoveryPoint): Promise<Record<string, string>> {
-    const snap = (await this.moto.rds(p.region).send(new DescribeDBSnapshotsCommand({DBSnapshotIdentifier: p.snapshotIdentifier})).catch(() => undefined))?.DBSnapshots?.[0]
+    const snap = (
+      await this.moto
+        .rds(p.region)
+        .send(new DescribeDBSnapshotsCommand({DBSnapshotIdentifier: p.snapshotIdentifier}))
+        .catch(() => undefined)
+    )?.DBSnapshots?.[0]
     const meta: Record<string, string> = {DBInstanceIdentifier: p.ResourceName}
     if (snap?.Engine) meta.Engine = snap.Engine
     if (snap?.Port !== undefined) meta.Port = String(snap.Port)
@@ -523,7 +532,17 @@ function requireString(input: Record<string, unknown>, field: string): string {
 export function rdsRestoreInput(snapshotIdentifier: string, meta: Record<string, string>): RestoreDBInstanceFromDBSnapshotCommandInput {
   const input: RestoreDBInstanceFromDBSnapshotCommandInput = {DBSnapshotIdentifier: snapshotIdentifier, DBInstanceIdentifier: meta.DBInstanceIdentifier!}
   const bool = (v: string): boolean => v.toLowerCase() === 'true'
-  const strings = ['DBInstanceClass', 'AvailabilityZone', 'DBSubnetGroupName', 'LicenseModel', 'DBName', 'Engine', 'StorageType', 'OptionGroupName', 'DBParameterGroupName'] as const
+  const strings = [
+    'DBInstanceClass',
+    'AvailabilityZone',
+    'DBSubnetGroupName',
+    'LicenseModel',
+    'DBName',
+    'Engine',
+    'StorageType',
+    'OptionGroupName',
+    'DBParameterGroupName',
+  ] as const
   for (const k of strings) if (meta[k]) input[k] = meta[k]
   const bools = ['MultiAZ', 'PubliclyAccessible', 'AutoMinorVersionUpgrade', 'DeletionProtection', 'CopyTagsToSnapshot', 'EnableIAMDatabaseAuthentication'] as const
   for (const k of bools) if (meta[k]) input[k] = bool(meta[k])
@@ -531,7 +550,12 @@ export function rdsRestoreInput(snapshotIdentifier: string, meta: Record<string,
   if (meta.Iops) input.Iops = Number(meta.Iops)
   if (meta.VpcSecurityGroupIds) {
     const raw = meta.VpcSecurityGroupIds.trim()
-    input.VpcSecurityGroupIds = raw.startsWith('[') ? (JSON.parse(raw) as string[]) : raw.split(',').map((s) => s.trim()).filter(Boolean)
+    input.VpcSecurityGroupIds = raw.startsWith('[')
+      ? (JSON.parse(raw) as string[])
+      : raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
   }
   return input
 }

@@ -129,7 +129,10 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
     const batch = parseChangeBatch(body.toString('utf8'))
     // The log says what each batch touched, so a test can count the batches that moved a record.
     if (batch) {
-      entry.changes = batch.changes.map((c) => `${c.action} ${c.record.name} ${c.record.type}${c.record.setIdentifier ? ` ${c.record.setIdentifier}` : ''}${c.record.weight !== undefined ? ` w=${c.record.weight}` : ''}`)
+      entry.changes = batch.changes.map(
+        (c) =>
+          `${c.action} ${c.record.name} ${c.record.type}${c.record.setIdentifier ? ` ${c.record.setIdentifier}` : ''}${c.record.weight !== undefined ? ` w=${c.record.weight}` : ''}`,
+      )
     }
     const zoneId = stripZoneId(info.params.HostedZoneId ?? '')
     const rewrite = (xml: string): string => changes.rewriteChangeInfo(xml, batch?.comment)
@@ -174,15 +177,18 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
         const outHeaders = {...up.headers}
         for (const h of ['connection', 'keep-alive', 'transfer-encoding']) delete outHeaders[h]
         if (rewrite && status >= 200 && status < 300) {
-          readBody(up).then((raw) => {
-            const text = rewrite(raw.toString('utf8'))
-            outHeaders['content-length'] = String(Buffer.byteLength(text))
-            res.writeHead(status, outHeaders)
-            res.end(text, () => resolve())
-          }, () => {
-            res.destroy()
-            resolve()
-          })
+          readBody(up).then(
+            (raw) => {
+              const text = rewrite(raw.toString('utf8'))
+              outHeaders['content-length'] = String(Buffer.byteLength(text))
+              res.writeHead(status, outHeaders)
+              res.end(text, () => resolve())
+            },
+            () => {
+              res.destroy()
+              resolve()
+            },
+          )
           return
         }
         res.writeHead(status, outHeaders)

@@ -54,9 +54,26 @@ export function canonicalService(name: string): string {
 // (Not "Test", "Verify" or "Detect": ElastiCache's TestFailover fails a node over, SES's
 // VerifyEmailIdentity creates an identity.)
 const READ_ONLY_PREFIXES = [
-  'Describe', 'List', 'Get', 'Search', 'Lookup', 'Check', 'Validate', 'Estimate', 'Preview',
-  'Query', 'Scan', 'Head', 'Select', 'Filter', 'Simulate', 'Evaluate', 'Decode', 'Download',
-  'View', 'Assume',
+  'Describe',
+  'List',
+  'Get',
+  'Search',
+  'Lookup',
+  'Check',
+  'Validate',
+  'Estimate',
+  'Preview',
+  'Query',
+  'Scan',
+  'Head',
+  'Select',
+  'Filter',
+  'Simulate',
+  'Evaluate',
+  'Decode',
+  'Download',
+  'View',
+  'Assume',
 ]
 const READ_ONLY_OPERATIONS = new Set(['TestDNSAnswer'])
 

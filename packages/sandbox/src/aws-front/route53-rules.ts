@@ -46,7 +46,10 @@ const ROUTING_FIELDS = ['Region', 'Failover', 'MultiValueAnswer', 'GeoLocation',
 
 export function normalizeName(name: string): string {
   // Route 53 lists names in lower case with a trailing dot and octal escapes (\052 for *).
-  let n = name.trim().replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8))).toLowerCase()
+  let n = name
+    .trim()
+    .replace(/\\(\d{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)))
+    .toLowerCase()
   if (!n.endsWith('.')) n += '.'
   return n
 }
@@ -61,7 +64,9 @@ function canon(value: unknown): string {
   if (typeof value !== 'object') return JSON.stringify(String(value))
   if (Array.isArray(value)) return `[${value.map(canon).join(',')}]`
   const obj = value as Record<string, unknown>
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined && obj[k] !== null).sort()
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined && obj[k] !== null)
+    .sort()
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canon(obj[k])}`).join(',')}}`
 }
 
@@ -80,7 +85,11 @@ export function fromSdkRecord(r: ResourceRecordSet): RecordSet {
   if (r.TTL !== undefined && !r.AliasTarget) rec.ttl = Number(r.TTL)
   if (r.ResourceRecords?.length) rec.values = r.ResourceRecords.map((v) => v.Value ?? '')
   if (r.AliasTarget) {
-    rec.alias = {hostedZoneId: stripZoneId(r.AliasTarget.HostedZoneId ?? ''), dnsName: normalizeName(r.AliasTarget.DNSName ?? ''), evaluateTargetHealth: Boolean(r.AliasTarget.EvaluateTargetHealth)}
+    rec.alias = {
+      hostedZoneId: stripZoneId(r.AliasTarget.HostedZoneId ?? ''),
+      dnsName: normalizeName(r.AliasTarget.DNSName ?? ''),
+      evaluateTargetHealth: Boolean(r.AliasTarget.EvaluateTargetHealth),
+    }
   }
   if (r.HealthCheckId) rec.healthCheckId = r.HealthCheckId
   if (r.TrafficPolicyInstanceId) rec.trafficPolicyInstanceId = r.TrafficPolicyInstanceId
@@ -248,7 +257,9 @@ export async function validateChangeBatch(zone: ZoneView, changes: Change[], oth
     } else if (r.type === 'CNAME' && sameName.some((o) => o.type !== 'CNAME')) {
       messages.push(`RRSet of type CNAME with DNS name ${r.name} is not permitted as it conflicts with other records with the same DNS name in zone ${zone.name}`)
     } else if (r.type !== 'CNAME' && sameName.some((o) => o.type === 'CNAME')) {
-      messages.push(`RRSet of type ${r.type} with DNS name ${r.name} is not permitted because a conflicting RRSet of type CNAME with the same DNS name already exists in zone ${zone.name}`)
+      messages.push(
+        `RRSet of type ${r.type} with DNS name ${r.name} is not permitted because a conflicting RRSet of type CNAME with the same DNS name already exists in zone ${zone.name}`,
+      )
     }
     const sameSet = sameName.filter((o) => o.type === r.type)
     if (r.weight !== undefined && sameSet.some((o) => o.setIdentifier === undefined)) {
@@ -375,7 +386,9 @@ export class KeyedLock {
 export function rewriteRecordList(xml: string): string {
   return xml.replace(/<ResourceRecordSet>([\s\S]*?)<\/ResourceRecordSet>/g, (whole: string, inner: string) => {
     if (!inner.includes('<AliasTarget>')) return whole
-    const fixed = inner.replace(/<TTL>\d+<\/TTL>/, '').replace(/<DNSName>([^<]*?)<\/DNSName>/, (m: string, name: string) => (name.endsWith('.') ? m : `<DNSName>${name}.</DNSName>`))
+    const fixed = inner
+      .replace(/<TTL>\d+<\/TTL>/, '')
+      .replace(/<DNSName>([^<]*?)<\/DNSName>/, (m: string, name: string) => (name.endsWith('.') ? m : `<DNSName>${name}.</DNSName>`))
     return `<ResourceRecordSet>${fixed}</ResourceRecordSet>`
   })
 }

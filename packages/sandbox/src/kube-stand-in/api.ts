@@ -140,7 +140,12 @@ function selectorsOf(query: URLSearchParams): (o: K8sObject) => boolean {
 }
 
 /** A list, paged by `limit` with an opaque `continue` token (the offset into the sorted list). */
-function list(store: ObjectStore, r: ResourceType, namespace: string | undefined, query: URLSearchParams): {kind: string; apiVersion: string; metadata: Record<string, unknown>; items: K8sObject[]} {
+function list(
+  store: ObjectStore,
+  r: ResourceType,
+  namespace: string | undefined,
+  query: URLSearchParams,
+): {kind: string; apiVersion: string; metadata: Record<string, unknown>; items: K8sObject[]} {
   const all = store.list(r, namespace).filter(selectorsOf(query))
   const start = query.get('continue') ? Number(Buffer.from(query.get('continue')!, 'base64url').toString()) || 0 : 0
   const limit = Number(query.get('limit') ?? 0)
@@ -195,7 +200,17 @@ function deleteOptions(req: IncomingMessage, body: Buffer, query: URLSearchParam
   return {propagationPolicy: policy, preconditions: opts.preconditions}
 }
 
-function patch(store: ObjectStore, req: IncomingMessage, res: ServerResponse, body: Buffer, r: ResourceType, namespace: string | undefined, name: string, sub: string | undefined, dryRun: boolean): void {
+function patch(
+  store: ObjectStore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+  r: ResourceType,
+  namespace: string | undefined,
+  name: string,
+  sub: string | undefined,
+  dryRun: boolean,
+): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim()
   const existing = store.get(r, namespace, name)
   const p = parseBody(req, body)
@@ -218,7 +233,12 @@ function patch(store: ObjectStore, req: IncomingMessage, res: ServerResponse, bo
   if (type === 'application/merge-patch+json') patched = mergePatch(target, p)
   else if (type === 'application/strategic-merge-patch+json') patched = strategicMergePatch(target, p)
   else if (type === 'application/json-patch+json') patched = jsonPatch(target, p)
-  else throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`)
+  else
+    throw new ApiError(
+      415,
+      'UnsupportedMediaType',
+      `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+    )
   const obj = patched as K8sObject
   obj.metadata = {...obj.metadata, name, namespace}
   if (sub === 'scale') return sendJson(res, 200, scaleOf(setReplicas(store, r, namespace, name, obj, dryRun)))

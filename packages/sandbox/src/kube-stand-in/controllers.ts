@@ -167,8 +167,14 @@ export class Controllers {
 
     const available = want === 0 || ready >= Math.max(1, want - (d.spec.strategy?.type === 'Recreate' ? 0 : maxUnavailable))
     const complete = updated.length === want && pods.length === want && ready >= want
-    let progressing = condition(prev, 'Progressing', 'True', complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
-      complete ? `ReplicaSet "${rsName}" has successfully progressed.` : `ReplicaSet "${rsName}" is progressing.`, now)
+    let progressing = condition(
+      prev,
+      'Progressing',
+      'True',
+      complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
+      complete ? `ReplicaSet "${rsName}" has successfully progressed.` : `ReplicaSet "${rsName}" is progressing.`,
+      now,
+    )
     // Progress deadline: an unfinished rollout of the same generation that has not moved for
     // progressDeadlineSeconds is reported as failed, which `kubectl rollout status` turns into an error.
     const prevProgressing = prev.find((c) => c.type === 'Progressing')
@@ -266,7 +272,10 @@ export class Controllers {
         state: crash
           ? {waiting: {reason: 'CrashLoopBackOff', message: `back-off 10s restarting failed container=${c.name} pod=${pod.metadata.name}`}}
           : {running: {startedAt: p?.state?.running?.startedAt ?? started}},
-        ...(crash && restartCount > 0 && {lastState: {terminated: {exitCode: 1, reason: 'Error', startedAt: started, finishedAt: bumpRestarts ? now : p?.lastState?.terminated?.finishedAt ?? now}}}),
+        ...(crash &&
+          restartCount > 0 && {
+            lastState: {terminated: {exitCode: 1, reason: 'Error', startedAt: started, finishedAt: bumpRestarts ? now : (p?.lastState?.terminated?.finishedAt ?? now)}},
+          }),
       }
     })
     const prevConds = prev.conditions ?? []
@@ -276,7 +285,15 @@ export class Controllers {
       conditions: [
         condition(prevConds, 'PodReadyToStartContainers', 'True', undefined, undefined, now, false),
         condition(prevConds, 'Initialized', 'True', undefined, undefined, now, false),
-        condition(prevConds, 'Ready', flag(ready), ready ? undefined : 'ContainersNotReady', ready ? undefined : `containers with unready status: [${containerStatuses.map((c: {name: string}) => c.name).join(' ')}]`, now, false),
+        condition(
+          prevConds,
+          'Ready',
+          flag(ready),
+          ready ? undefined : 'ContainersNotReady',
+          ready ? undefined : `containers with unready status: [${containerStatuses.map((c: {name: string}) => c.name).join(' ')}]`,
+          now,
+          false,
+        ),
         condition(prevConds, 'ContainersReady', flag(ready), ready ? undefined : 'ContainersNotReady', undefined, now, false),
         condition(prevConds, 'PodScheduled', 'True', undefined, undefined, now, false),
       ],
@@ -363,8 +380,20 @@ export class Controllers {
     const prev = hpa.status?.conditions ?? []
     if (!target) {
       this.writeStatus(res('HorizontalPodAutoscaler'), hpa, {
-        observedGeneration: hpa.metadata.generation, currentReplicas: 0, desiredReplicas: 0,
-        conditions: [condition(prev, 'AbleToScale', 'False', 'FailedGetScale', `the HPA controller was unable to get the target's current scale: ${ref.kind} "${ref.name}" not found`, now, false)],
+        observedGeneration: hpa.metadata.generation,
+        currentReplicas: 0,
+        desiredReplicas: 0,
+        conditions: [
+          condition(
+            prev,
+            'AbleToScale',
+            'False',
+            'FailedGetScale',
+            `the HPA controller was unable to get the target's current scale: ${ref.kind} "${ref.name}" not found`,
+            now,
+            false,
+          ),
+        ],
       })
       return
     }
@@ -381,7 +410,15 @@ export class Controllers {
         condition(prev, 'AbleToScale', 'True', 'ReadyForNewScale', 'recommended size matches current size', now, false),
         condition(prev, 'ScalingActive', 'True', 'ValidMetricFound', 'the HPA was able to successfully calculate a replica count', now, false),
         limited
-          ? condition(prev, 'ScalingLimited', 'True', desired > current ? 'TooFewReplicas' : 'TooManyReplicas', 'the desired replica count is outside the allowed range', now, false)
+          ? condition(
+              prev,
+              'ScalingLimited',
+              'True',
+              desired > current ? 'TooFewReplicas' : 'TooManyReplicas',
+              'the desired replica count is outside the allowed range',
+              now,
+              false,
+            )
           : condition(prev, 'ScalingLimited', 'False', 'DesiredWithinRange', 'the desired count is within the acceptable range', now, false),
       ],
     })
@@ -447,13 +484,21 @@ function resolveIntOrPercent(v: number | string, total: number): number {
  * A condition that keeps its timestamps while nothing about it changes, so that repeated
  * passes compute an identical status and write nothing.
  */
-function condition(prev: Array<Record<string, string>>, type: string, status: string, reason: string | undefined, message: string | undefined, now: string, withUpdateTime = true): Record<string, string> {
+function condition(
+  prev: Array<Record<string, string>>,
+  type: string,
+  status: string,
+  reason: string | undefined,
+  message: string | undefined,
+  now: string,
+  withUpdateTime = true,
+): Record<string, string> {
   const p = prev.find((c) => c.type === type)
   const same = p?.status === status
   const unchanged = same && p?.reason === reason && p?.message === message
   const out: Record<string, string> = {type, status}
-  if (withUpdateTime) out.lastUpdateTime = unchanged ? p!.lastUpdateTime ?? now : now
-  out.lastTransitionTime = same ? p!.lastTransitionTime ?? now : now
+  if (withUpdateTime) out.lastUpdateTime = unchanged ? (p!.lastUpdateTime ?? now) : now
+  out.lastTransitionTime = same ? (p!.lastTransitionTime ?? now) : now
   if (reason) out.reason = reason
   if (message) out.message = message
   return out

@@ -14,7 +14,17 @@
 import {createHash} from 'node:crypto'
 import {RESOURCES, VERBS, apiVersionOf, groupVersions, type ResourceType} from './resources.js'
 
-export const KUBE_VERSION = {major: '1', minor: '32', gitVersion: 'v1.32.0', gitCommit: 'sandbox', gitTreeState: 'clean', buildDate: '2025-01-01T00:00:00Z', goVersion: 'go1.23.0', compiler: 'gc', platform: 'linux/amd64'}
+export const KUBE_VERSION = {
+  major: '1',
+  minor: '32',
+  gitVersion: 'v1.32.0',
+  gitCommit: 'sandbox',
+  gitTreeState: 'clean',
+  buildDate: '2025-01-01T00:00:00Z',
+  goVersion: 'go1.23.0',
+  compiler: 'gc',
+  platform: 'linux/amd64',
+}
 
 export function apiVersions(address: string): object {
   return {kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{clientCIDR: '0.0.0.0/0', serverAddress: address}]}
@@ -53,7 +63,16 @@ export function apiResourceList(group: string, version: string): object | undefi
     })
     for (const sub of r.subresources ?? []) {
       if (sub === 'log') resources.push({name: `${r.plural}/log`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get']})
-      else if (sub === 'scale') resources.push({name: `${r.plural}/scale`, singularName: '', namespaced: r.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update']})
+      else if (sub === 'scale')
+        resources.push({
+          name: `${r.plural}/scale`,
+          singularName: '',
+          namespaced: r.namespaced,
+          group: 'autoscaling',
+          version: 'v1',
+          kind: 'Scale',
+          verbs: ['get', 'patch', 'update'],
+        })
       else resources.push({name: `${r.plural}/${sub}`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update']})
     }
   }
@@ -69,7 +88,11 @@ export function openApiIndex(): object {
   const paths: Record<string, {serverRelativeURL: string}> = {}
   for (const {group, version} of groupVersions()) {
     const p = gvPath(group, version)
-    const hash = createHash('sha256').update(JSON.stringify(openApiDocument(p))).digest('hex').slice(0, 32).toUpperCase()
+    const hash = createHash('sha256')
+      .update(JSON.stringify(openApiDocument(p)))
+      .digest('hex')
+      .slice(0, 32)
+      .toUpperCase()
     paths[p] = {serverRelativeURL: `/openapi/v3/${p}?hash=${hash}`}
   }
   return {paths}

@@ -153,7 +153,10 @@ export function jsonPatch(target: Json, ops: Json): Json {
 
 function pointer(path: string): string[] {
   if (path === '') return []
-  return path.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  return path
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
 }
 
 function getAt(doc: Json, path: string | string[]): Json {

@@ -50,7 +50,11 @@ const objectMeta: Schema = {
 
 const labelSelector: Schema = {
   1: {name: 'matchLabels', type: {map: 'string'}},
-  2: {name: 'matchExpressions', type: {1: {name: 'key', type: 'string'}, 2: {name: 'operator', type: 'string'}, 3: {name: 'values', type: 'string', repeated: true}}, repeated: true},
+  2: {
+    name: 'matchExpressions',
+    type: {1: {name: 'key', type: 'string'}, 2: {name: 'operator', type: 'string'}, 3: {name: 'values', type: 'string', repeated: true}},
+    repeated: true,
+  },
 }
 
 /**
@@ -109,7 +113,17 @@ const SCHEMAS: Record<string, Schema> = {
     2: {
       name: 'spec',
       type: {
-        1: {name: 'ports', type: {1: {name: 'name', type: 'string'}, 2: {name: 'protocol', type: 'string'}, 3: {name: 'port', type: 'int'}, 4: {name: 'targetPort', type: 'intOrString'}, 5: {name: 'nodePort', type: 'int', omitZero: true}}, repeated: true},
+        1: {
+          name: 'ports',
+          type: {
+            1: {name: 'name', type: 'string'},
+            2: {name: 'protocol', type: 'string'},
+            3: {name: 'port', type: 'int'},
+            4: {name: 'targetPort', type: 'intOrString'},
+            5: {name: 'nodePort', type: 'int', omitZero: true},
+          },
+          repeated: true,
+        },
         2: {name: 'selector', type: {map: 'string'}},
         3: {name: 'clusterIP', type: 'string'},
         4: {name: 'type', type: 'string'},
@@ -166,10 +180,14 @@ export const PROTOBUF = 'application/vnd.kubernetes.protobuf'
 /** Decode a protobuf request body into the JSON form of the object. */
 export function decodeProtobuf(body: Buffer): Record<string, unknown> {
   if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC)) throw ApiError.badRequest('protobuf body without the k8s envelope')
-  const unknown = decodeMessage(body.subarray(4), {
-    1: {name: 'typeMeta', type: {1: {name: 'apiVersion', type: 'string'}, 2: {name: 'kind', type: 'string'}}},
-    2: {name: 'raw', type: 'bytes'},
-  }, true)
+  const unknown = decodeMessage(
+    body.subarray(4),
+    {
+      1: {name: 'typeMeta', type: {1: {name: 'apiVersion', type: 'string'}, 2: {name: 'kind', type: 'string'}}},
+      2: {name: 'raw', type: 'bytes'},
+    },
+    true,
+  )
   const typeMeta = (unknown.typeMeta ?? {}) as {apiVersion?: string; kind?: string}
   const schema = SCHEMAS[typeMeta.kind ?? '']
   if (!schema) {
@@ -205,8 +223,7 @@ function decodeMessage(buf: Buffer, schema: Schema, rawBytes = false): Record<st
       else if (t === 'intOrString') {
         const v = decodeMessage(bytes, {1: {name: 'type', type: 'int'}, 2: {name: 'intVal', type: 'int'}, 3: {name: 'strVal', type: 'string'}})
         value = v.type === 1 ? v.strVal : (v.intVal ?? 0)
-      }
-      else if (typeof t === 'object' && 'map' in t) {
+      } else if (typeof t === 'object' && 'map' in t) {
         const entry = decodeMessage(bytes, {1: {name: 'k', type: 'string'}, 2: {name: 'v', type: t.map}})
         const map = (out[field.name] ??= {}) as Record<string, unknown>
         map[String(entry.k ?? '')] = entry.v ?? ''

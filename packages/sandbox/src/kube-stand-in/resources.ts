@@ -30,11 +30,54 @@ export const RESOURCES: ResourceType[] = [
   {group: '', version: 'v1', plural: 'configmaps', singular: 'configmap', kind: 'ConfigMap', namespaced: true, shortNames: ['cm']},
   {group: '', version: 'v1', plural: 'secrets', singular: 'secret', kind: 'Secret', namespaced: true},
   {group: '', version: 'v1', plural: 'events', singular: 'event', kind: 'Event', namespaced: true, shortNames: ['ev']},
-  {group: 'apps', version: 'v1', plural: 'deployments', singular: 'deployment', kind: 'Deployment', namespaced: true, shortNames: ['deploy'], categories: ALL, subresources: ['status', 'scale'], generation: true},
-  {group: 'apps', version: 'v1', plural: 'replicasets', singular: 'replicaset', kind: 'ReplicaSet', namespaced: true, shortNames: ['rs'], categories: ALL, subresources: ['status', 'scale'], generation: true},
+  {
+    group: 'apps',
+    version: 'v1',
+    plural: 'deployments',
+    singular: 'deployment',
+    kind: 'Deployment',
+    namespaced: true,
+    shortNames: ['deploy'],
+    categories: ALL,
+    subresources: ['status', 'scale'],
+    generation: true,
+  },
+  {
+    group: 'apps',
+    version: 'v1',
+    plural: 'replicasets',
+    singular: 'replicaset',
+    kind: 'ReplicaSet',
+    namespaced: true,
+    shortNames: ['rs'],
+    categories: ALL,
+    subresources: ['status', 'scale'],
+    generation: true,
+  },
   {group: 'batch', version: 'v1', plural: 'jobs', singular: 'job', kind: 'Job', namespaced: true, categories: ALL, subresources: ['status'], generation: true},
-  {group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', singular: 'horizontalpodautoscaler', kind: 'HorizontalPodAutoscaler', namespaced: true, shortNames: ['hpa'], categories: ALL, subresources: ['status'], generation: true},
-  {group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', singular: 'ingress', kind: 'Ingress', namespaced: true, shortNames: ['ing'], subresources: ['status'], generation: true},
+  {
+    group: 'autoscaling',
+    version: 'v2',
+    plural: 'horizontalpodautoscalers',
+    singular: 'horizontalpodautoscaler',
+    kind: 'HorizontalPodAutoscaler',
+    namespaced: true,
+    shortNames: ['hpa'],
+    categories: ALL,
+    subresources: ['status'],
+    generation: true,
+  },
+  {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    plural: 'ingresses',
+    singular: 'ingress',
+    kind: 'Ingress',
+    namespaced: true,
+    shortNames: ['ing'],
+    subresources: ['status'],
+    generation: true,
+  },
   {group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease', namespaced: true},
 ]
 
@@ -86,7 +129,12 @@ export class ApiError extends Error {
   }
 
   static conflict(r: ResourceType, name: string): ApiError {
-    return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(r)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, {name, group: r.group, kind: r.plural})
+    return new ApiError(
+      409,
+      'Conflict',
+      `Operation cannot be fulfilled on ${qualified(r)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      {name, group: r.group, kind: r.plural},
+    )
   }
 
   static badRequest(message: string): ApiError {

@@ -157,7 +157,13 @@ function initialObjects(): K8sObject[] {
     kind: 'Node',
     metadata: {
       name,
-      labels: {'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'node.kubernetes.io/instance-type': 'm6i.large', 'topology.kubernetes.io/zone': zone},
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'node.kubernetes.io/instance-type': 'm6i.large',
+        'topology.kubernetes.io/zone': zone,
+      },
     },
     spec: {podCIDR: '10.244.0.0/24'},
     status: {
@@ -167,12 +173,23 @@ function initialObjects(): K8sObject[] {
         {type: 'PIDPressure', status: 'False', reason: 'KubeletHasSufficientPID', message: 'kubelet has sufficient PID available'},
         {type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status'},
       ],
-      addresses: [{type: 'InternalIP', address: ip}, {type: 'Hostname', address: name}],
+      addresses: [
+        {type: 'InternalIP', address: ip},
+        {type: 'Hostname', address: name},
+      ],
       capacity: {cpu: '2', memory: '8039936Ki', pods: '110', 'ephemeral-storage': '52416492Ki'},
       allocatable: {cpu: '2', memory: '7937536Ki', pods: '110', 'ephemeral-storage': '48307982Ki'},
       nodeInfo: {
-        architecture: 'amd64', operatingSystem: 'linux', osImage: 'Sandbox Linux', kernelVersion: '6.1.0', containerRuntimeVersion: 'containerd://1.7.22',
-        kubeletVersion: 'v1.32.0', kubeProxyVersion: 'v1.32.0', machineID: name, systemUUID: name, bootID: name,
+        architecture: 'amd64',
+        operatingSystem: 'linux',
+        osImage: 'Sandbox Linux',
+        kernelVersion: '6.1.0',
+        containerRuntimeVersion: 'containerd://1.7.22',
+        kubeletVersion: 'v1.32.0',
+        kubeProxyVersion: 'v1.32.0',
+        machineID: name,
+        systemUUID: name,
+        bootID: name,
       },
     },
   })

@@ -340,7 +340,10 @@ export class ObjectStore {
         spec.suspend ??= false
         spec.selector ??= {matchLabels: {'batch.kubernetes.io/controller-uid': uid}}
         spec.template ??= {}
-        spec.template.metadata = {...spec.template.metadata, labels: {...spec.template.metadata?.labels, 'batch.kubernetes.io/controller-uid': uid, 'batch.kubernetes.io/job-name': name, 'controller-uid': uid, 'job-name': name}}
+        spec.template.metadata = {
+          ...spec.template.metadata,
+          labels: {...spec.template.metadata?.labels, 'batch.kubernetes.io/controller-uid': uid, 'batch.kubernetes.io/job-name': name, 'controller-uid': uid, 'job-name': name},
+        }
         spec.template.spec = {restartPolicy: 'Never', ...spec.template.spec}
         break
       }

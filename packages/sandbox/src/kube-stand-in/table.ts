@@ -63,7 +63,10 @@ function servicePorts(o: K8sObject): string {
 }
 
 const COLUMNS: Record<string, Column[]> = {
-  Namespace: [['Status', 'string', (o) => o.status?.phase ?? ''], ['Age', 'string', age]],
+  Namespace: [
+    ['Status', 'string', (o) => o.status?.phase ?? ''],
+    ['Age', 'string', age],
+  ],
   Node: [
     ['Status', 'string', (o) => (condition(o, 'Ready') === 'True' ? 'Ready' : 'NotReady')],
     ['Roles', 'string', () => '<none>'],
@@ -85,18 +88,39 @@ const COLUMNS: Record<string, Column[]> = {
     ['External-IP', 'string', (o) => str((o.status?.loadBalancer?.ingress ?? []).map((i: {ip?: string; hostname?: string}) => i.ip ?? i.hostname).join(','))],
     ['Port(s)', 'string', servicePorts],
     ['Age', 'string', age],
-    ['Selector', 'string', (o) => str(Object.entries(o.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',')), 1],
+    [
+      'Selector',
+      'string',
+      (o) =>
+        str(
+          Object.entries(o.spec?.selector ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+        ),
+      1,
+    ],
   ],
-  ConfigMap: [['Data', 'integer', (o) => Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length], ['Age', 'string', age]],
-  Secret: [['Type', 'string', (o) => String(o.type ?? 'Opaque')], ['Data', 'integer', (o) => Object.keys(o.data ?? {}).length], ['Age', 'string', age]],
+  ConfigMap: [
+    ['Data', 'integer', (o) => Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length],
+    ['Age', 'string', age],
+  ],
+  Secret: [
+    ['Type', 'string', (o) => String(o.type ?? 'Opaque')],
+    ['Data', 'integer', (o) => Object.keys(o.data ?? {}).length],
+    ['Age', 'string', age],
+  ],
   Event: [
     ['Last Seen', 'string', (o) => since(String(o.lastTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp))],
     ['Type', 'string', (o) => str(o.type)],
     ['Reason', 'string', (o) => str(o.reason)],
-    ['Object', 'string', (o) => {
-      const io = o.involvedObject as {kind?: string; name?: string} | undefined
-      return `${(io?.kind ?? '').toLowerCase()}/${io?.name ?? ''}`
-    }],
+    [
+      'Object',
+      'string',
+      (o) => {
+        const io = o.involvedObject as {kind?: string; name?: string} | undefined
+        return `${(io?.kind ?? '').toLowerCase()}/${io?.name ?? ''}`
+      },
+    ],
     ['Message', 'string', (o) => str(o.message)],
   ],
   Deployment: [
@@ -134,5 +158,8 @@ const COLUMNS: Record<string, Column[]> = {
     ['Duration', 'string', (o) => (o.status?.startTime ? since(o.status.startTime) : '')],
     ['Age', 'string', age],
   ],
-  Lease: [['Holder', 'string', (o) => str(o.spec?.holderIdentity)], ['Age', 'string', age]],
+  Lease: [
+    ['Holder', 'string', (o) => str(o.spec?.holderIdentity)],
+    ['Age', 'string', age],
+  ],
 }

@@ -35,14 +35,18 @@ export function randomSuffix(length = 5): string {
  * rollout undo` does) carries `resources: {}` and the like, and must hash as the original.
  */
 export function safeHash(value: unknown): string {
-  const digest = createHash('sha256').update(canonicalJson(prune(value, true))).digest()
+  const digest = createHash('sha256')
+    .update(canonicalJson(prune(value, true)))
+    .digest()
   return [...digest.subarray(0, 10)].map((b) => SAFE[b % SAFE.length]).join('')
 }
 
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
   }
   return JSON.stringify(value)

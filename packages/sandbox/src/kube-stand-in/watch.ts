@@ -34,8 +34,7 @@ export function serveWatch(store: ObjectStore, res: ServerResponse, spec: WatchS
   const send = (type: string, object: unknown): void => {
     if (!res.writableEnded) res.write(JSON.stringify({type, object: type === 'BOOKMARK' || type === 'ERROR' ? object : transform(object as K8sObject)}) + '\n')
   }
-  const matches = (e: StoreEvent): boolean =>
-    e.resource === r && (namespace === undefined || e.object.metadata.namespace === namespace) && filter(e.object)
+  const matches = (e: StoreEvent): boolean => e.resource === r && (namespace === undefined || e.object.metadata.namespace === namespace) && filter(e.object)
 
   const rv = query.get('resourceVersion') ?? ''
   const sendInitial = query.get('sendInitialEvents')

@@ -14,7 +14,10 @@ export default class SandboxRehearse extends SandboxCommand<typeof SandboxRehear
 
 Exit codes: 0 both succeeded, 1 one failed (see its report), 2 bad flags, 130 interrupted.`
 
-  static override examples = ['<%= config.bin %> sandbox rehearse', {description: 'Keep the sandbox afterwards to look around', command: '<%= config.bin %> sandbox rehearse --keep'}]
+  static override examples = [
+    '<%= config.bin %> sandbox rehearse',
+    {description: 'Keep the sandbox afterwards to look around', command: '<%= config.bin %> sandbox rehearse --keep'},
+  ]
 
   static override flags = {
     bake: Flags.string({summary: 'How long the gates watch each rollout step.', default: '2s'}),

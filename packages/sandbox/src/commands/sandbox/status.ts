@@ -8,7 +8,11 @@ export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> 
   static override examples = [
     '<%= config.bin %> sandbox status',
     {description: 'Endpoints as JSON', command: '<%= config.bin %> sandbox status --json | jq .awsEndpoint'},
-    {description: 'Use the official clients against it', command: 'eval "$(<%= config.bin %> sandbox status --env-vars)"\naws route53 list-resource-record-sets --hosted-zone-id "$(<%= config.bin %> sandbox status --json | jq -r .hostedZoneId)"'},
+    {
+      description: 'Use the official clients against it',
+      command:
+        'eval "$(<%= config.bin %> sandbox status --env-vars)"\naws route53 list-resource-record-sets --hosted-zone-id "$(<%= config.bin %> sandbox status --json | jq -r .hostedZoneId)"',
+    },
   ]
 
   static override flags = {
@@ -25,7 +29,11 @@ export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> 
       else process.stderr.write(`${(error as Error).message}\n`)
       this.exit(1)
     }
-    const live = await controlCall<{stacks: Record<string, {up: boolean; errorRate: number; latencyMs: number; totals: {requests: number}}>; resolver: {weights: Record<string, number>}; faults: unknown[]}>(info, '/status')
+    const live = await controlCall<{
+      stacks: Record<string, {up: boolean; errorRate: number; latencyMs: number; totals: {requests: number}}>
+      resolver: {weights: Record<string, number>}
+      faults: unknown[]
+    }>(info, '/status')
     if (this.flags['env-vars']) {
       const {readFileSync} = await import('node:fs')
       const {parse} = await import('yaml')
@@ -40,7 +48,9 @@ export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> 
       this.log(`  Kubernetes API  ${info.kubernetesApi}  kubeconfig ${info.kubeconfig}`)
       this.log(`  public endpoint ${info.publicUrl}  resolver holds weights ${JSON.stringify(live.resolver.weights)}`)
       for (const [name, s] of Object.entries(live.stacks)) {
-        this.log(`  ${name.padEnd(10)} ${s.up ? 'up  ' : 'DOWN'} ${info.stacks[name as 'legacy']}  error rate ${s.errorRate}, latency +${s.latencyMs}ms, ${s.totals.requests} requests`)
+        this.log(
+          `  ${name.padEnd(10)} ${s.up ? 'up  ' : 'DOWN'} ${info.stacks[name as 'legacy']}  error rate ${s.errorRate}, latency +${s.latencyMs}ms, ${s.totals.requests} requests`,
+        )
       }
       this.log(`  faults          ${live.faults.length ? JSON.stringify(live.faults) : 'none'}`)
       this.log(`  config          ${info.config}`)

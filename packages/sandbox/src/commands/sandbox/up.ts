@@ -7,8 +7,14 @@ export default class SandboxUp extends SandboxCommand<typeof SandboxUp> {
   static override description = `Starts, in the background on free loopback ports: AWS (moto_server behind a front that enforces Route 53's change-batch rules, serves AWS Backup jobs and recovery points, injects faults and logs every request), a Kubernetes API stand-in (kubectl, helm and client-node work against it), the legacy Docker Compose stack and the Kubernetes stack as local HTTP services, and a public endpoint that routes by the live DNS weights. It seeds a small Clipper environment and writes a config with a "sandbox" environment, so that "--env sandbox" works at once. Returns when everything answers.`
 
   static override examples = [
-    {description: 'Start it, then rehearse a cutover and a rollback', command: '<%= config.bin %> sandbox up\n<%= config.bin %> rollout --env sandbox\n<%= config.bin %> rollback --env sandbox'},
-    {description: 'Point the AWS CLI and kubectl at it', command: 'eval "$(<%= config.bin %> sandbox status --env-vars)"\naws route53 list-hosted-zones\nkubectl get deploy -n clipper'},
+    {
+      description: 'Start it, then rehearse a cutover and a rollback',
+      command: '<%= config.bin %> sandbox up\n<%= config.bin %> rollout --env sandbox\n<%= config.bin %> rollback --env sandbox',
+    },
+    {
+      description: 'Point the AWS CLI and kubectl at it',
+      command: 'eval "$(<%= config.bin %> sandbox status --env-vars)"\naws route53 list-hosted-zones\nkubectl get deploy -n clipper',
+    },
   ]
 
   static override flags = {

@@ -33,7 +33,14 @@ function baseEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return env
 }
 
-export function startCli(args: string[], opts: CliOptions = {}): {child: ChildProcess; done: Promise<CliResult>} {
+export interface StartedCli {
+  child: ChildProcess
+  done: Promise<CliResult>
+  /** What it has printed so far. */
+  output(): {stdout: string; stderr: string}
+}
+
+export function startCli(args: string[], opts: CliOptions = {}): StartedCli {
   const child = spawn(process.execPath, [BIN, ...args], {cwd: opts.cwd, env: baseEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe']})
   let stdout = ''
   let stderr = ''
@@ -48,7 +55,7 @@ export function startCli(args: string[], opts: CliOptions = {}): {child: ChildPr
       res({code, signal, stdout, stderr})
     }),
   )
-  return {child, done}
+  return {child, done, output: () => ({stdout, stderr})}
 }
 
 export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
@@ -93,4 +100,23 @@ export function onlyRunId(stateDir: string): string | undefined {
   const dir = join(stateDir, 'runs')
   if (!existsSync(dir)) return undefined
   return readdirSync(dir)[0]
+}
+
+/**
+ * Wait until the run's journal has an entry that `when` accepts — a kill point. Fails at once,
+ * with what the CLI printed, if the CLI ends before it gets there.
+ */
+export async function waitForJournal(stateDir: string, runId: string, when: (e: ReturnType<typeof readJournal>[number]) => boolean, run?: StartedCli, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    () => {
+      if (readJournal(stateDir, runId).some(when)) return true
+      if (run && (run.child.exitCode !== null || run.child.signalCode !== null)) {
+        const {stderr} = run.output()
+        throw new Error(`the CLI ended (${run.child.exitCode ?? run.child.signalCode}) before the kill point:\n${stderr.slice(-2000)}`)
+      }
+      return false
+    },
+    timeoutMs,
+    'the kill point',
+  )
 }

@@ -6,7 +6,7 @@
  */
 import {readFileSync} from 'node:fs'
 import {describe, expect, test} from 'vitest'
-import {readJournal, waitFor} from '../helpers/cli.js'
+import {waitFor, waitForJournal} from '../helpers/cli.js'
 import {liveWeights, shiftBatches, startRunInBackground} from '../helpers/traffic.js'
 import {useSandbox} from '../helpers/sandbox.js'
 
@@ -26,7 +26,7 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
     expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
     const since = new Date().toISOString()
     const run = await startRollout()
-    await waitFor(() => readJournal(sb.stateDir, run.runId).some(when as never), 60_000, 'the kill point')
+    await waitForJournal(sb.stateDir, run.runId, when as never, run)
     run.child.kill('SIGKILL')
     expect((await run.done).signal).toBe('SIGKILL')
 
@@ -49,7 +49,7 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
     expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
     const env = {CLIPPER_OPS_LOCK_TTL: '2s'}
     const run = await startRollout(env)
-    await waitFor(() => readJournal(sb.stateDir, run.runId).some((e) => e.type === 'step.intent' && e.stepId === 'shift[50].ttl'), 60_000)
+    await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'shift[50].ttl', run)
     run.child.kill('SIGKILL')
     await run.done
     await new Promise((r) => setTimeout(r, 2500))
@@ -87,7 +87,7 @@ describe('a concurrent edit', () => {
     // record in the console (straight into the backend).
     await sb.cli(['sandbox', 'fault', '--api', 'route53:ChangeResourceRecordSets', '--latency', '1500ms', '--probability', '1'])
     const run = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'])
-    await waitFor(() => readJournal(sb.stateDir, run.runId).some((e) => e.type === 'step.intent' && e.stepId === 'shift[100].weights'), 60_000)
+    await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'shift[100].weights', run)
     // Our batch has been built from what we read and is on its way (held at the front).
     const since = new Date(Date.now() - 5000).toISOString()
     await waitFor(async () => (await sb.requests(since)).some((e) => e.operation === 'ChangeResourceRecordSets' && e.status === 0), 10_000, 'our change batch in flight')

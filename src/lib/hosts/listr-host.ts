@@ -117,7 +117,7 @@ export class ListrHost implements EngineHost {
         const m = this.mirror(e.stepId)
         if (!e.compensation) return m.settle({kind: 'fail', message: e.error.message})
         m.setOutput(`${e.error.message}\nrunning ${e.compensation.length} compensating step(s): ${e.compensation.map((c) => c.title).join(', ')}`)
-        return m.settle({kind: 'sub', mirrors: [...e.compensation.map((c) => this.stepMirror(c)), this.ending()]})
+        return m.settle({kind: 'sub', mirrors: [...e.compensation.map((c) => this.stepMirror(c)), this.ending(`The run stops: ${e.title} failed`)]})
       }
       case 'deadline.exceeded':
         this.current?.setOutput(
@@ -149,7 +149,7 @@ export class ListrHost implements EngineHost {
             item.steps.map((s) => this.stepMirror(s)),
           ),
     )
-    if (e.compensating) top.push(this.ending())
+    if (e.compensating) top.push(this.ending(`The run stops: ${e.compensating.failedStepId} failed`))
     this.running = this.render(top.map((m) => m.listrTask()))
     if (e.deadline) this.tickDeadline(e.startedAt, e.deadline)
   }
@@ -175,8 +175,8 @@ export class ListrHost implements EngineHost {
   }
 
   /** The last entry under a failed step's compensations: it fails with the run. */
-  private ending(): Mirror {
-    const m = new Mirror('stop')
+  private ending(title: string): Mirror {
+    const m = new Mirror(title)
     this.endings.push(m)
     return m
   }

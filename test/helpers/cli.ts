@@ -106,7 +106,13 @@ export function onlyRunId(stateDir: string): string | undefined {
  * Wait until the run's journal has an entry that `when` accepts — a kill point. Fails at once,
  * with what the CLI printed, if the CLI ends before it gets there.
  */
-export async function waitForJournal(stateDir: string, runId: string, when: (e: ReturnType<typeof readJournal>[number]) => boolean, run?: StartedCli, timeoutMs = 60_000): Promise<void> {
+export async function waitForJournal(
+  stateDir: string,
+  runId: string,
+  when: (e: ReturnType<typeof readJournal>[number]) => boolean,
+  run?: StartedCli,
+  timeoutMs = 60_000,
+): Promise<void> {
   await waitFor(
     () => {
       if (readJournal(stateDir, runId).some(when)) return true

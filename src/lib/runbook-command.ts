@@ -6,8 +6,8 @@
  * a host that shows it. It owns the process's side of a run: Ctrl-C and SIGTERM stop the run
  * resumably (a second one leaves at once), the summary is printed, the exit code is the run's.
  */
-import {writeFileSync} from 'node:fs'
-import {resolve} from 'node:path'
+import {rmSync, writeFileSync} from 'node:fs'
+import {basename, resolve} from 'node:path'
 import type {Command} from '@oclif/core'
 import {OpsCommand} from './command.js'
 import {EXIT, UsageError} from './errors.js'
@@ -52,8 +52,9 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
     const who = await this.identify(input.env, input.loaded.runbook)
     if (f['dry-run']) return this.dryRun(input)
     await this.confirmProtected(input, `running ${input.loaded.runbook.name}`)
-    if (f.plan) await checkSavedPlan(f.plan, {...input, stateDir: stateDir.root})
-    return this.withEngine({who}, (opts) => startRun(input, opts))
+    // --plan: the reviewed plan, applied as it is — its steps get back the files it was made of.
+    const saved = f.plan ? (await checkSavedPlan(f.plan, {...input, stateDir: stateDir.root})).artifacts : undefined
+    return this.withEngine({who, saved}, (opts) => startRun(input, opts))
   }
 
   /** Continue a run that stopped, with the operator's decisions on in-doubt steps. */
@@ -78,8 +79,16 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
 
   private async dryRun(input: RunInput): Promise<unknown> {
     const f = this.runFlags
-    const plan = await planRun({...input, stateDir: this.stateDir(f['state-dir']).root})
-    if (f['save-plan']) writeFileSync(resolve(f['save-plan']), `${JSON.stringify(plan, null, 2)}\n`, {mode: 0o600})
+    // --save-plan keeps what the plan is made of (a Terraform plan file, rendered manifests) beside it.
+    const file = f['save-plan'] ? resolve(f['save-plan']) : undefined
+    const artifactsDir = file ? `${file}.artifacts` : undefined
+    if (artifactsDir) rmSync(artifactsDir, {recursive: true, force: true})
+    const plan = await planRun({...input, stateDir: this.stateDir(f['state-dir']).root, artifactsDir})
+    if (file && artifactsDir) {
+      if (plan.steps.some((s) => s.artifacts)) plan.artifactsDir = basename(artifactsDir)
+      else rmSync(artifactsDir, {recursive: true, force: true})
+      writeFileSync(file, `${JSON.stringify(plan, null, 2)}\n`, {mode: 0o600})
+    }
     if (!this.jsonEnabled()) {
       this.log(f.output === 'markdown' ? planMarkdown(plan) : f.output === 'json' ? JSON.stringify(plan, null, 2) : planTable(plan))
       if (f['save-plan']) this.note(`Plan saved to ${f['save-plan']}; apply it with --plan ${f['save-plan']}`)

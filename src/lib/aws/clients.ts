@@ -6,7 +6,7 @@
 import type {Environment} from '../config/schema.js'
 import {UsageError} from '../errors.js'
 
-export type AwsService = 'route53' | 'rds' | 'eks' | 'backup' | 'cloudwatch' | 'sts'
+export type AwsService = 'route53' | 'rds' | 'eks' | 'backup' | 'cloudwatch' | 'sts' | 'ec2' | 'elasticache' | 's3' | 'acm' | 'ecr' | 'elbv2' | 'dynamodb'
 
 const LOADERS = {
   route53: async () => (await import('@aws-sdk/client-route-53')).Route53Client,
@@ -15,6 +15,14 @@ const LOADERS = {
   backup: async () => (await import('@aws-sdk/client-backup')).BackupClient,
   cloudwatch: async () => (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient,
   sts: async () => (await import('@aws-sdk/client-sts')).STSClient,
+  ec2: async () => (await import('@aws-sdk/client-ec2')).EC2Client,
+  elasticache: async () => (await import('@aws-sdk/client-elasticache')).ElastiCacheClient,
+  // Emulators answer on one endpoint: buckets must be in the path, not the host name.
+  s3: async () => (await import('@aws-sdk/client-s3')).S3Client,
+  acm: async () => (await import('@aws-sdk/client-acm')).ACMClient,
+  ecr: async () => (await import('@aws-sdk/client-ecr')).ECRClient,
+  elbv2: async () => (await import('@aws-sdk/client-elastic-load-balancing-v2')).ElasticLoadBalancingV2Client,
+  dynamodb: async () => (await import('@aws-sdk/client-dynamodb')).DynamoDBClient,
 }
 
 type ClientOf<S extends AwsService> = InstanceType<Awaited<ReturnType<(typeof LOADERS)[S]>>>
@@ -43,6 +51,7 @@ export async function awsClient<S extends AwsService>(service: S, env: Environme
     region: aws.region,
     endpoint: aws.endpoint,
     maxAttempts: opts.maxAttempts ?? 5,
+    ...(service === 's3' && aws.endpoint ? {forcePathStyle: true} : {}),
     retryMode: 'standard',
     requestHandler: {connectionTimeout: 5_000, requestTimeout: 30_000},
     credentials: fromNodeProviderChain({

@@ -55,7 +55,26 @@ export function loadConfig(file: string): LoadedConfig {
       },
     ])
   }
-  return {file, config: data}
+  return {file, config: withResolvedPaths(data, dirname(file))}
+}
+
+/**
+ * Paths in the terraform and helm parts are relative to the config file, as in a compose file:
+ * the same config works from any directory. A chart that is not a directory there is a chart
+ * reference (repo/chart, oci://…) and stays as it is.
+ */
+function withResolvedPaths(config: Config, base: string): Config {
+  for (const env of Object.values(config.environments)) {
+    if (env.terraform) {
+      env.terraform.dir = resolve(base, env.terraform.dir)
+      env.terraform.varFiles = env.terraform.varFiles.map((f) => resolve(base, f))
+    }
+    for (const r of env.helm?.releases ?? []) {
+      if (existsSync(resolve(base, r.chart))) r.chart = resolve(base, r.chart)
+      r.values = r.values.map((f) => resolve(base, f))
+    }
+  }
+  return config
 }
 
 /**

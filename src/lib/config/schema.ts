@@ -170,9 +170,21 @@ export const environmentSchema = z.strictObject({
     .optional(),
   terraform: z
     .strictObject({
+      /** The root module's directory (relative to this file). */
       dir: nonEmpty('the Terraform working directory'),
       varFiles: z.array(z.string().min(1)).default([]),
+      /** -var name=value arguments. */
+      vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, {error: 'expected a Terraform variable name'}), z.string()).default({}),
       workspace: z.string().min(1).optional(),
+      /** The S3 backend: where the state and its DynamoDB lock live. Passed to terraform init, and read by verify. */
+      backend: z
+        .strictObject({
+          bucket: nonEmpty('the state bucket'),
+          key: nonEmpty('the state object key, e.g. clipper/production.tfstate'),
+          region: awsRegion.optional(),
+          dynamodbTable: z.string().min(1).optional(),
+        })
+        .optional(),
     })
     .optional(),
   helm: z
@@ -181,14 +193,60 @@ export const environmentSchema = z.strictObject({
         .array(
           z.strictObject({
             name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {error: 'expected a Helm release name (lower case, digits, dashes)'}),
+            /** A chart directory (relative to this file) or a reference such as oci://… or repo/chart. */
             chart: nonEmpty('a chart path or reference'),
             namespace: z.string().min(1).optional(),
             version: z.string().min(1).optional(),
+            /** Values files (relative to this file), in order. */
             values: z.array(z.string().min(1)).default([]),
             timeout: duration().default('10m'),
           }),
         )
         .default([]),
+    })
+    .optional(),
+  /**
+   * What `verify --phase post` expects of the platform once provisioned. Each part given adds its
+   * checks; the seeds' values are the example config's.
+   */
+  verify: z
+    .strictObject({
+      /** The VPC (by its Name tag): subnets in this many zones, a NAT gateway in each, routes. */
+      vpc: z.strictObject({name: nonEmpty('the VPC Name tag'), zones: z.number().int().min(1).max(6).default(3)}).optional(),
+      /** The EKS cluster (kubernetes.cluster): version, node groups with their sizes, add-ons. */
+      eks: z
+        .strictObject({
+          version: z.string().regex(/^\d+\.\d+$/, {error: 'expected a Kubernetes minor version such as "1.29" (quoted)'}),
+          nodeGroups: z.record(z.string().min(1), z.strictObject({min: z.number().int().min(0), max: z.number().int().min(1)})).default({}),
+          addons: z.array(z.string().min(1)).default([]),
+        })
+        .optional(),
+      /** The RDS instance (database.rdsInstance). */
+      rds: z
+        .strictObject({
+          multiAz: z.boolean().default(true),
+          encrypted: z.boolean().default(true),
+          backupRetentionDays: z.number().int().min(0).max(35).default(7),
+          /** The newest automated backup (latest restorable time) may be at most this old. */
+          maxBackupAge: duration('an age').default('1h'),
+        })
+        .optional(),
+      /** An ElastiCache replication group: available, with automatic failover. */
+      redis: z.strictObject({replicationGroup: nonEmpty('a replication group id')}).optional(),
+      /** S3 buckets: versioned, encrypted, public access blocked. */
+      buckets: z.array(z.string().min(1)).default([]),
+      /** ACM certificates by domain: issued, and valid for at least this many more days. */
+      certificates: z.array(z.strictObject({domain: dnsName, minValidDays: z.number().int().min(0).default(14)})).default([]),
+      /** Load balancer target groups (by name) whose targets must all be healthy. */
+      targetGroups: z.array(z.string().min(1)).default([]),
+      /** HPAs (by name, in kubernetes.namespace) and the min/max replicas they must have. */
+      hpas: z.record(z.string().min(1), z.strictObject({min: z.number().int().min(1), max: z.number().int().min(1)})).default({}),
+      /** Ingresses (by name) that must have an address. */
+      ingresses: z.array(z.string().min(1)).default([]),
+      /** The newest successful AWS Backup job of the vault (backup.vault) may be at most this old. */
+      backupMaxAge: duration('an age').optional(),
+      /** verify --phase pre: every image (repository:tag) the Helm values name must exist in ECR; false to skip. */
+      images: z.boolean().default(true),
     })
     .optional(),
   database: z

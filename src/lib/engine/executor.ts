@@ -47,6 +47,8 @@ export interface EngineOptions {
   /** Operator decisions for in-doubt steps on resume. */
   assumeDone?: string[]
   rerun?: string[]
+  /** --plan: each step's artifacts from the reviewed plan, by name (see StepContext.saved). */
+  saved?: Record<string, Record<string, string>>
 }
 
 export interface RunOutcome {
@@ -516,6 +518,7 @@ class RunExecutor {
       redact: (t) => this.redactor.text(t),
       childEnv: childEnvFor(state.environmentConfig, this.opts.childEnv),
       projected: new Map(),
+      saved: this.opts.saved?.[rec.id],
       kinds: {load: loadKind},
       audit: (action, detail) =>
         audit(this.opts.stateDir.auditFile(), {who: this.who, action, scope: state.lockScope, runId: state.id, detail: {step: rec.id, ...this.redactor.deep(detail)}}),

@@ -5,15 +5,18 @@
  * and refused when the world has moved on.
  */
 import {createHash} from 'node:crypto'
+import {sha256File} from '../util/files.js'
 import {readFileSync} from 'node:fs'
-import {resolve} from 'node:path'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join, relative, resolve} from 'node:path'
 import {errorMessage, RunFailedError, UsageError} from '../errors.js'
 import {evaluateCondition, resolveDeep, UNKNOWN, UnknownValueError, type Contexts} from '../runbook/expressions.js'
 import {loadKind} from '../steps/registry.js'
-import type {Change, StepContext} from '../steps/types.js'
+import type {Change} from '../steps/types.js'
 import {Redactor} from '../util/redact.js'
-import {childEnvFor} from '../config/tools.js'
 import {draftRun, stepContexts, type RunInput} from './draft.js'
+import {readOnlyContext} from './read-context.js'
 import {compensationFor, specAt} from './expand.js'
 import type {StepRecord} from './state.js'
 
@@ -33,6 +36,8 @@ export interface PlannedStep {
   /** Why the step could not be planned exactly (e.g. inputs known only at run time). */
   note?: string
   observed?: unknown
+  /** Files the reviewed change is made of (a Terraform plan, rendered manifests): path relative to the plan's artifactsDir, and sha256. */
+  artifacts?: Record<string, {file: string; sha256: string}>
 }
 
 export interface Plan {
@@ -51,20 +56,36 @@ export interface Plan {
   worstCaseWithRollbackMs: number
   deadlineMs?: number
   fingerprint: string
+  /** With --save-plan: the directory (relative to the plan file) holding the steps' artifacts. */
+  artifactsDir?: string
 }
 
 export interface PlanInput extends RunInput {
   stateDir: string
+  /** Where steps keep their artifacts (--save-plan); a step makes a temporary one when absent. */
+  artifactsDir?: string
   childEnv?: NodeJS.ProcessEnv
 }
 
 export async function planRun(input: PlanInput): Promise<Plan> {
+  // Steps always get a place for their artifacts; without --save-plan it is thrown away after.
+  if (!input.artifactsDir) {
+    const temp = mkdtempSync(join(tmpdir(), 'clipper-ops-plan-'))
+    try {
+      const plan = await planRun({...input, artifactsDir: temp})
+      for (const s of plan.steps) delete s.artifacts
+      return plan
+    } finally {
+      rmSync(temp, {recursive: true, force: true})
+    }
+  }
   const {loaded, params, env} = input
   const rb = loaded.runbook
   const redactor = new Redactor()
   const {state: pseudo, contexts: base} = draftRun(input, {id: 'dry-run', who: {user: '', host: '', pid: process.pid}, redactor, dryRun: true})
   const now = pseudo.createdAt
   let projected = new Map<string, unknown>()
+  const artifactsDirFor = (stepId: string) => (input.artifactsDir ? join(input.artifactsDir, stepId.replace(/[^A-Za-z0-9_.-]/g, '_')) : undefined)
   const signal = AbortSignal.timeout(10 * 60_000)
 
   const planOne = async (rec: StepRecord, steps: StepRecord[]): Promise<PlannedStep> => {
@@ -115,7 +136,7 @@ export async function planRun(input: PlanInput): Promise<Plan> {
     }
     out.mutates = kind.mutates(inputs)
     if (kind.title && rec.title === rec.id) out.title = kind.title(inputs)
-    const ctxStep = planContext(rec, input, env, redactor, signal, projected)
+    const ctxStep = readOnlyContext({stepId: rec.id, env, stateDir: input.stateDir, signal, redactor, childEnv: input.childEnv, projected, artifactsDir: artifactsDirFor(rec.id)})
     try {
       const plan = await kind.plan(ctxStep, inputs)
       out.summary = redactor.text(plan.summary)
@@ -124,6 +145,10 @@ export async function planRun(input: PlanInput): Promise<Plan> {
       out.worstCaseMs = plan.worstCaseMs ?? plan.estimateMs ?? 0
       out.review = plan.review ? redactor.text(plan.review) : undefined
       out.observed = redactor.deep(plan.observed)
+      if (plan.artifacts && input.artifactsDir) {
+        out.artifacts = {}
+        for (const [name, file] of Object.entries(plan.artifacts)) out.artifacts[name] = {file: relative(input.artifactsDir, file), sha256: await sha256File(file)}
+      }
       rec.outputs = (plan.outputs ?? {}) as Record<string, unknown>
       rec.status = 'succeeded'
     } catch (error) {
@@ -202,47 +227,21 @@ function withUnknownOutputs(ctx: Contexts, steps: StepRecord[]): Contexts {
   return ctx
 }
 
-function planContext(rec: StepRecord, input: PlanInput, env: PlanInput['env'], redactor: Redactor, signal: AbortSignal, projected: Map<string, unknown>): StepContext {
-  return {
-    runId: 'dry-run',
-    stepId: rec.id,
-    envName: env?.name,
-    environment: env?.environment,
-    dryRun: true,
-    signal,
-    prompt: {
-      interactive: false,
-      yes: false,
-      confirm: async () => {
-        throw new Error('a dry run never asks')
-      },
-    },
-    runDir: input.stateDir,
-    stateDir: input.stateDir,
-    log: () => undefined,
-    note: async () => undefined,
-    previous: {notes: {}, attempts: 0},
-    remainingMs: () => undefined,
-    secret: (v) => redactor.add(v),
-    redact: (t) => redactor.text(t),
-    childEnv: childEnvFor(env?.environment, input.childEnv),
-    projected,
-    kinds: {load: loadKind},
-    audit: () => undefined,
-  }
-}
-
-/** Compare a saved plan with the world now; returns the steps whose observed state differs. */
+/** Compare a saved plan with the world now: each step whose observed state differs, with what it read then and now. */
 export function staleSteps(saved: Plan, fresh: Plan): string[] {
-  const before = new Map(saved.steps.map((s) => [s.id, JSON.stringify(s.observed ?? null)]))
-  return fresh.steps.filter((s) => before.get(s.id) !== JSON.stringify(s.observed ?? null)).map((s) => s.id)
+  const before = new Map(saved.steps.map((s) => [s.id, s]))
+  return fresh.steps
+    .filter((s) => JSON.stringify(before.get(s.id)?.observed ?? null) !== JSON.stringify(s.observed ?? null))
+    .map((s) => `${s.id} (planned: ${before.get(s.id)?.summary ?? 'not in the plan'}; now: ${s.summary})`)
 }
 
 /**
- * Apply a reviewed plan as it is, or not at all: refused (exit 1, nothing changed) when the
- * runbook, the environment, the parameters or the live state differ from when it was made.
+ * Apply a reviewed plan as it is, or not at all: refused (exit 2, nothing changed) when the
+ * runbook, the environment, the parameters or the live state differ from when it was made, or
+ * when a file it is made of (a Terraform plan, a rendered manifest) is not the one reviewed.
+ * Returns the saved plan, and each step's artifacts by name (absolute paths), for the run.
  */
-export async function checkSavedPlan(file: string, input: PlanInput): Promise<void> {
+export async function checkSavedPlan(file: string, input: PlanInput): Promise<{plan: Plan; artifacts: Record<string, Record<string, string>>}> {
   let saved: Plan
   try {
     saved = JSON.parse(readFileSync(resolve(file), 'utf8')) as Plan
@@ -255,15 +254,23 @@ export async function checkSavedPlan(file: string, input: PlanInput): Promise<vo
   if ((saved.environment ?? '') !== (input.env?.name ?? '')) problems.push(`the plan is for environment ${saved.environment ?? '(none)'}, not ${input.env?.name ?? '(none)'}`)
   if (JSON.stringify(saved.params) !== JSON.stringify(input.params))
     problems.push(`the parameters differ: plan ${JSON.stringify(saved.params)}, now ${JSON.stringify(input.params)}`)
+  const artifacts: Record<string, Record<string, string>> = {}
+  for (const step of saved.steps) {
+    for (const [name, a] of Object.entries(step.artifacts ?? {})) {
+      const path = resolve(dirname(resolve(file)), saved.artifactsDir ?? '.', a.file)
+      const sha = await sha256File(path).catch(() => undefined)
+      if (sha !== a.sha256) problems.push(`${step.id}'s ${name} ${path} is ${sha ? 'not the file that was reviewed (its sha256 differs)' : 'missing'}`)
+      ;(artifacts[step.id] ??= {})[name] = path
+    }
+  }
   if (problems.length === 0) {
-    const fresh = await planRun(input)
+    const fresh = await planRun({...input, artifactsDir: undefined})
     if (fresh.fingerprint !== saved.fingerprint) {
-      problems.push(`the live state has changed since the plan was made (steps ${staleSteps(saved, fresh).join(', ')} read something different)`)
+      problems.push(`the live state has changed since the plan was made, as these steps read it: ${staleSteps(saved, fresh).join('; ')}`)
     }
   }
   if (problems.length) {
-    throw new RunFailedError(`The saved plan ${file} is stale: ${problems.join('; ')}. Nothing was changed. Make a new plan with --dry-run and review it again.`, {
-      code: 'STALE_PLAN',
-    })
+    throw new UsageError(`The saved plan ${file} is stale: ${problems.join('; ')}. Nothing was changed. Make a new plan with --dry-run and review it again.`, {code: 'STALE_PLAN'})
   }
+  return {plan: saved, artifacts}
 }

@@ -81,7 +81,7 @@ export function runMarkdown(s: RunState): string {
   return out.join('\n')
 }
 
-function xml(s: string): string {
+export function xml(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => ({'<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;'})[c]!)
 }
 

@@ -55,6 +55,8 @@ const FUNCTIONS: Record<string, (...args: unknown[]) => unknown> = {
   min: (...v) => Math.min(...v.map(Number)),
   max: (...v) => Math.max(...v.map(Number)),
   coalesce: (...v) => v.find((x) => x !== undefined && x !== null && x !== ''),
+  /** One field of each object in a list: pluck(env.helm.releases, 'name'). */
+  pluck: (list, key) => (Array.isArray(list) ? list.map((x) => (x && typeof x === 'object' ? (x as Record<string, unknown>)[String(key)] : undefined)) : []),
   startsWith: (s, p) => String(s ?? '').startsWith(String(p)),
   endsWith: (s, p) => String(s ?? '').endsWith(String(p)),
 }

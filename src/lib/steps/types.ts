@@ -32,6 +32,12 @@ export interface StepPlan<O = Record<string, unknown>> {
   worstCaseMs?: number
   /** Extra text for a change review (Markdown). */
   review?: string
+  /**
+   * Files the reviewed change is made of (a Terraform plan file, rendered manifests), by name,
+   * kept in ctx.artifactsDir: with --save-plan they are saved beside the plan, and a run with
+   * --plan hands them back to this step (ctx.saved) to apply exactly them.
+   */
+  artifacts?: Record<string, string>
 }
 
 export interface StepResult<O = Record<string, unknown>> {
@@ -87,6 +93,10 @@ export interface StepContext {
   projected: Map<string, unknown>
   /** Add an entry to the environment's audit trail (approvals, shifts). */
   audit(action: string, detail: Record<string, unknown>): void
+  /** Dry runs: the directory where this step keeps its artifacts (see StepPlan.artifacts). */
+  artifactsDir?: string
+  /** Runs with --plan: the artifacts the reviewed plan saved for this step, by name (absolute paths). */
+  saved?: Record<string, string>
   /** The step kinds, for a composite kind (gates) that runs others. */
   kinds: {load(kind: string): Promise<StepKind>}
 }

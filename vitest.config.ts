@@ -4,9 +4,9 @@ import {configDefaults, defineConfig} from 'vitest/config'
 // `e2e`: the built CLI spawned as a user runs it, and everything that talks to moto_server,
 // terraform or a sandbox. `npm test` builds, lints and runs both.
 const UNIT = [
-  'test/unit/**/*.test.ts',
   'test/engine/**/*.test.ts',
-  'test/steps/gate-{gates,http,kubernetes,prometheus}.test.ts',
+  'test/steps/{gate-gates,gate-http,gate-kubernetes,gate-prometheus,helm}.test.ts',
+  'test/unit/**/*.test.ts',
   'test/cli/{readme,node-version}.test.ts',
   'packages/sandbox/test/kube-*.test.ts',
 ]

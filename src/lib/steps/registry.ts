@@ -19,6 +19,9 @@ const LOADERS: Record<string, () => Promise<{default: StepKind}>> = {
   'dns-weights': () => import('./dns-weights.js'),
   'dns-check': () => import('./dns-check.js'),
   compose: () => import('./compose.js'),
+  terraform: () => import('./terraform.js'),
+  helm: () => import('./helm.js'),
+  verify: () => import('./verify.js'),
 }
 
 export function knownKinds(): string[] {

@@ -53,6 +53,8 @@ async function main(): Promise<void> {
   const layout = new SandboxLayout(process.argv[2]!)
   const ttl = arg('--ttl', 5)
   const changeDelayMs = arg('--change-delay', 2000)
+  const cliRootAt = process.argv.indexOf('--cli-root')
+  const cliRoot = cliRootAt > 0 ? process.argv[cliRootAt + 1] : undefined
   const started = Date.now()
   writeFileSync(layout.daemonPid, String(process.pid))
 
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
     {writeSandboxFiles},
     {startRouter},
     {sandboxQueries, startPrometheusStandIn},
-    {kubernetesHealthy, SANDBOX, seedAws, seedKubernetes},
+    {kubernetesHealthy, PLATFORM_SERVICES, SANDBOX, seedAws, seedKubernetes, seedPlatform},
     {DEFAULT_KNOBS, startStack},
     {atomicWriteFile},
   ] = await Promise.all([
@@ -93,7 +95,23 @@ async function main(): Promise<void> {
   const world: World = {moto, front, k8s, stacks, prometheus, router: undefined as never, facts: undefined as never}
   const seed = async (w: World, ttlSeconds: number): Promise<SeedFacts> => {
     seedKubernetes(w.k8s)
-    return seedAws({motoUrl: w.moto.url, ttl: ttlSeconds, stackPorts: {legacy: w.stacks.legacy.port, kubernetes: w.stacks.kubernetes.port}, backup: w.front.backup})
+    const facts = await seedAws({
+      motoUrl: w.moto.url,
+      ttl: ttlSeconds,
+      stackPorts: {legacy: w.stacks.legacy.port, kubernetes: w.stacks.kubernetes.port},
+      backup: w.front.backup,
+      eks: w.front.eks,
+      kubernetesApi: w.k8s.url,
+    })
+    // The rest of the platform (what verify --phase post reads) is seeded in the background; until
+    // it is done the front holds calls to its services, so nobody sees it half made.
+    const platformStarted = Date.now()
+    const platform = seedPlatform(w.moto.url).then(
+      () => console.log(`platform seeded in ${Date.now() - platformStarted}ms (in the background)`),
+      (e: unknown) => console.log(`platform seeding failed: ${(e as Error).stack}`),
+    )
+    w.front.hold(PLATFORM_SERVICES, platform)
+    return facts
   }
   world.facts = await seed(world, ttl)
   mark('seeded')
@@ -114,7 +132,7 @@ async function main(): Promise<void> {
 
   const urls = {aws: front.url, control: controlUrl, legacy: stacks.legacy.url, kubernetes: stacks.kubernetes.url, public: world.router.url, prometheus: prometheus.url}
   await k8s.writeKubeconfig(layout.kubeconfig, {context: 'sandbox', namespace: SANDBOX.namespace})
-  const {helm, warnings} = await writeSandboxFiles(layout, world.facts, urls, ttl)
+  const {helm, warnings} = await writeSandboxFiles(layout, world.facts, urls, ttl, cliRoot)
   for (const w of warnings) console.log(`warning: ${w}`)
   mark('files written')
 
@@ -187,7 +205,7 @@ async function main(): Promise<void> {
     }
     world.facts = await seed(world, ttl)
     world.router.flush()
-    await writeSandboxFiles(layout, world.facts, urls, ttl)
+    await writeSandboxFiles(layout, world.facts, urls, ttl, cliRoot)
     info.hostedZoneId = world.facts.hostedZoneId
     atomicWriteFile(layout.info, `${JSON.stringify(info, null, 2)}\n`)
   }

@@ -1,6 +1,6 @@
 /**
  * The files a running sandbox hands to its users: a clipper-ops.yaml with a `sandbox`
- * environment pointing at everything, a kubeconfig, AWS profile files (dummy keys: moto checks
+ * environment pointing at everything (and `sandbox-next`, a platform for provision to build), a kubeconfig, AWS profile files (dummy keys: moto checks
  * none), a Terraform CLI config that uses the local provider mirror, and a bin/ directory of
  * tools that the sandbox environment (only) puts first on PATH: the real helm, and a stand-in
  * for `docker compose` (no Docker engine runs here).
@@ -33,7 +33,74 @@ export function terraformMirror(): string | undefined {
   return candidates.find((d): d is string => !!d && existsSync(d))
 }
 
-export async function writeSandboxFiles(layout: SandboxLayout, facts: SeedFacts, urls: SandboxUrls, ttl: number): Promise<{helm?: string; warnings: string[]}> {
+/** The CLI's example Helm chart, with the sandbox's values for it (kept across restarts: edit them to see provision plan a change). */
+function workerRelease(layout: SandboxLayout, cliRoot: string | undefined, env: string): Record<string, unknown> | undefined {
+  const chart = cliRoot ? join(cliRoot, 'examples', 'helm', 'clipper-worker') : undefined
+  if (!chart || !existsSync(chart)) return undefined
+  const values = join(layout.dir, 'helm', `${env}.clipper-worker.values.yaml`)
+  if (!existsSync(values)) write(values, '# Sandbox values for the example worker release; change one to see provision plan it.\nreplicas: 2\nconcurrency: 4\n')
+  return {releases: [{name: 'clipper-worker', chart, values: [values], timeout: '2m'}]}
+}
+
+/** The names the example Terraform module gives the sandbox-next platform (`<name>-<environment>-…`). */
+export const NEXT = {
+  env: 'sandbox-next',
+  prefix: 'clipper-sandbox-next',
+  namespace: 'clipper-next',
+  stateKey: 'clipper/sandbox-next.tfstate',
+} as const
+
+/**
+ * `sandbox-next`: a second platform, next to the running one, that nothing has built yet.
+ * `clipper-ops provision --env sandbox-next` builds it for real from the CLI's example Terraform
+ * module (against the sandbox's AWS) and Helm chart (against its Kubernetes), then validates it.
+ */
+function nextEnvironment(layout: SandboxLayout, cliRoot: string | undefined, shared: Record<string, unknown>): Record<string, unknown> | undefined {
+  const module = cliRoot ? join(cliRoot, 'examples', 'terraform') : undefined
+  if (!module || !existsSync(module)) return undefined
+  const vars = join(layout.dir, 'terraform', `${NEXT.env}.tfvars`)
+  if (!existsSync(vars)) write(vars, SANDBOX_TFVARS)
+  const p = NEXT.prefix
+  const helm = workerRelease(layout, cliRoot, NEXT.env)
+  return {
+    description:
+      'A second platform next to the running one, built by "clipper-ops provision --env sandbox-next" from the example Terraform module and Helm chart. Nothing of it exists until then.',
+    protected: false,
+    ...shared,
+    kubernetes: {cluster: p, kubeconfig: layout.kubeconfig, context: 'sandbox', namespace: NEXT.namespace, deployments: helm ? ['clipper-worker'] : []},
+    database: {rdsInstance: `${p}-postgres`},
+    backup: {vault: `${p}-vault`, plan: `${p}-plan`},
+    terraform: {dir: module, varFiles: [vars], backend: {bucket: SANDBOX.stateBucket, key: NEXT.stateKey, region: SANDBOX.region, dynamodbTable: SANDBOX.lockTable}},
+    ...(helm ? {helm} : {}),
+    // What the module makes (the seeds' layout), as verify --phase post must find it.
+    verify: {
+      vpc: {name: `${p}-vpc`, zones: SANDBOX.zones.length},
+      eks: {version: '1.29', nodeGroups: {[`${p}-default`]: {min: 2, max: 10}}},
+      rds: {multiAz: true, encrypted: true, backupRetentionDays: 7, maxBackupAge: '1h'},
+      buckets: [`${p}-uploads`],
+      certificates: [{domain: SANDBOX.zone, minValidDays: 14}],
+      backupMaxAge: '26h',
+    },
+  }
+}
+
+/** The example module's variables for the sandbox: what moto cannot do is switched off, and said why. */
+const SANDBOX_TFVARS = `# Written by "clipper-ops sandbox up" (kept across restarts: edit it to see provision plan a change).
+name                 = "clipper"
+environment          = "sandbox-next"
+emulator             = true
+redis_auth_token     = "sandbox-redis-auth-token-0123"
+skip_final_snapshot  = true
+deletion_protection  = false
+images               = []    # the ECR repositories exist already, shared by the environments
+eks_addons           = []    # moto answers 404 to the EKS add-on APIs (the sandbox serves them, but not to terraform's waiters)
+backup_selection     = false # moto has no CreateBackupSelection
+validate_certificate = false
+redis_enabled        = false # moto lists member clusters of a replication group that it never creates
+db_parameters        = {}    # moto reads parameters back without Source=user: a change on every plan
+`
+
+export async function writeSandboxFiles(layout: SandboxLayout, facts: SeedFacts, urls: SandboxUrls, ttl: number, cliRoot?: string): Promise<{helm?: string; warnings: string[]}> {
   write(layout.awsCredentials, '[sandbox]\naws_access_key_id = sandbox\naws_secret_access_key = sandbox\n', 0o600)
   write(layout.awsConfig, `[profile sandbox]\nregion = ${SANDBOX.region}\noutput = json\nendpoint_url = ${urls.aws}\n`)
 
@@ -81,6 +148,25 @@ export async function writeSandboxFiles(layout: SandboxLayout, facts: SeedFacts,
   if (helm) symlinkSync(helm, join(layout.bin, 'helm'))
   chmodSync(layout.bin, 0o755)
 
+  const aws = {region: SANDBOX.region, endpoint: urls.aws, accountId: SANDBOX.account}
+  const tools = {
+    path: [layout.bin],
+    env: {
+      AWS_CONFIG_FILE: layout.awsConfig,
+      AWS_SHARED_CREDENTIALS_FILE: layout.awsCredentials,
+      AWS_PROFILE: 'sandbox',
+      AWS_REGION: SANDBOX.region,
+      AWS_ENDPOINT_URL: urls.aws,
+      KUBECONFIG: layout.kubeconfig,
+      TF_CLI_CONFIG_FILE: layout.terraformrc,
+      HELM_CACHE_HOME: join(layout.helmHome, 'cache'),
+      HELM_CONFIG_HOME: join(layout.helmHome, 'config'),
+      HELM_DATA_HOME: join(layout.helmHome, 'data'),
+      CLIPPER_OPS_SANDBOX_CONTROL: urls.control,
+    },
+  }
+  const sandboxHelm = workerRelease(layout, cliRoot, 'sandbox')
+  const next = nextEnvironment(layout, cliRoot, {aws, tools})
   const config = {
     version: 1,
     defaultEnvironment: 'sandbox',
@@ -88,7 +174,7 @@ export async function writeSandboxFiles(layout: SandboxLayout, facts: SeedFacts,
       sandbox: {
         description: `Local rehearsal environment started by "clipper-ops sandbox up" (${new Date().toISOString()}). Everything here is local and disposable.`,
         protected: false,
-        aws: {region: SANDBOX.region, endpoint: urls.aws, accountId: SANDBOX.account},
+        aws,
         dns: {
           hostedZoneId: facts.hostedZoneId,
           record: {name: SANDBOX.record, type: 'A', ttl},
@@ -138,28 +224,28 @@ export async function writeSandboxFiles(layout: SandboxLayout, facts: SeedFacts,
         },
         ...(urls.prometheus ? {prometheus: {url: urls.prometheus}} : {}),
         cloudwatch: {alarms: [...SANDBOX.alarms]},
-        tools: {
-          path: [layout.bin],
-          env: {
-            AWS_CONFIG_FILE: layout.awsConfig,
-            AWS_SHARED_CREDENTIALS_FILE: layout.awsCredentials,
-            AWS_PROFILE: 'sandbox',
-            AWS_REGION: SANDBOX.region,
-            AWS_ENDPOINT_URL: urls.aws,
-            KUBECONFIG: layout.kubeconfig,
-            TF_CLI_CONFIG_FILE: layout.terraformrc,
-            HELM_CACHE_HOME: join(layout.helmHome, 'cache'),
-            HELM_CONFIG_HOME: join(layout.helmHome, 'config'),
-            HELM_DATA_HOME: join(layout.helmHome, 'data'),
-            CLIPPER_OPS_SANDBOX_CONTROL: urls.control,
-          },
+        ...(sandboxHelm ? {helm: sandboxHelm} : {}),
+        // What verify --phase post expects: the platform as the seeds' layout has it.
+        verify: {
+          vpc: {name: SANDBOX.vpc, zones: SANDBOX.zones.length},
+          eks: {version: '1.29', nodeGroups: {[SANDBOX.nodegroup]: {min: 2, max: 10}}, addons: [...SANDBOX.addons]},
+          rds: {multiAz: true, encrypted: true, backupRetentionDays: 7, maxBackupAge: '1h'},
+          redis: {replicationGroup: SANDBOX.redis},
+          buckets: [SANDBOX.uploads],
+          certificates: [{domain: SANDBOX.zone, minValidDays: 14}],
+          targetGroups: [SANDBOX.targetGroup],
+          hpas: {'clipper-backend': {min: 3, max: 20}},
+          ingresses: ['clipper'],
+          backupMaxAge: '26h',
         },
+        tools,
       },
+      ...(next ? {[NEXT.env]: next} : {}),
     },
   }
   write(
     layout.config,
-    `# Written by "clipper-ops sandbox up"; rewritten on every start. Use it with --env sandbox\n# (clipper-ops finds it when you have no clipper-ops.yaml of your own, or have one without a\n# sandbox environment).\n${stringify(config, {lineWidth: 0})}`,
+    `# Written by "clipper-ops sandbox up"; rewritten on every start. Use it with --env sandbox (the\n# running platform) or --env sandbox-next (one that provision builds). clipper-ops finds it when\n# you have no clipper-ops.yaml of your own, or have one without a sandbox environment.\n${stringify(config, {lineWidth: 0})}`,
   )
   return {helm, warnings}
 }

@@ -57,6 +57,8 @@ function tail(file: string, lines = 15): string {
 export interface UpOptions {
   ttlSeconds?: number
   changeDelayMs?: number
+  /** The CLI's own directory (oclif's config.root): its examples/ are the module and chart the sandbox provisions. */
+  cliRoot?: string
   timeoutMs?: number
 }
 
@@ -69,7 +71,7 @@ export async function sandboxUp(stateDir: string, o: UpOptions = {}): Promise<{i
   const daemon = join(sandboxPackageRoot(), 'dist', 'daemon.js')
   if (!existsSync(daemon)) throw new SandboxError(`The sandbox is not built (${daemon} is missing); run npm run build.`, {code: 'NOT_BUILT'})
   const log = openSync(layout.daemonLog, 'a')
-  const args = [daemon, stateDir, '--ttl', String(o.ttlSeconds ?? 5), '--change-delay', String(o.changeDelayMs ?? 2000)]
+  const args = [daemon, stateDir, '--ttl', String(o.ttlSeconds ?? 5), '--change-delay', String(o.changeDelayMs ?? 2000), ...(o.cliRoot ? ['--cli-root', o.cliRoot] : [])]
   // Detached: its own process group, which `down` stops as a whole (moto included).
   const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', log, log], env: {...process.env, NODE_OPTIONS: ''}})
   closeSync(log)

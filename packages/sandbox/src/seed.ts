@@ -9,6 +9,7 @@
  */
 import {randomUUID} from 'node:crypto'
 import type {BackupService} from './aws-front/backup.js'
+import type {EksExtras} from './aws-front/eks-extras.js'
 import type {K8sStandIn} from './kube-stand-in/server.js'
 
 export const SANDBOX = {
@@ -28,6 +29,20 @@ export const SANDBOX = {
   plan: 'clipper-daily',
   alarms: ['clipper-sandbox-5xx-rate', 'clipper-sandbox-p95-latency'],
   account: '123456789012',
+  // The platform as Terraform leaves it (the seeds' layout), for verify --phase post.
+  vpc: 'clipper-sandbox',
+  zones: ['us-east-1a', 'us-east-1b', 'us-east-1c'],
+  nodegroup: 'clipper-nodes',
+  nodes: 3,
+  addons: ['vpc-cni', 'coredns', 'kube-proxy'],
+  redis: 'clipper-sandbox',
+  uploads: 'clipper-sandbox-uploads',
+  // Terraform's S3 backend: made before the first provision (bootstrap), as the seeds say.
+  stateBucket: 'clipper-sandbox-tfstate',
+  stateKey: 'clipper/sandbox.tfstate',
+  lockTable: 'clipper-sandbox-tflock',
+  images: {'clipper-backend': '5.0.0', 'clipper-frontend': '5.0.0', 'clipper-worker': '5.0.0'},
+  targetGroup: 'clipper-frontend',
 } as const
 
 export interface SeedFacts {
@@ -39,13 +54,34 @@ export interface SeedFacts {
 
 const CREDENTIALS = {accessKeyId: 'sandbox', secretAccessKey: 'sandbox'}
 
-type SeedOptions = {motoUrl: string; ttl: number; stackPorts: {legacy: number; kubernetes: number}; backup: BackupService}
+type SeedOptions = {motoUrl: string; ttl: number; stackPorts: {legacy: number; kubernetes: number}; backup: BackupService; eks: EksExtras; kubernetesApi: string}
 
 /** Seed every service at once (they do not depend on each other, but for backups on the DB). */
 export async function seedAws(o: SeedOptions): Promise<SeedFacts> {
   const common = {region: SANDBOX.region, endpoint: o.motoUrl, credentials: CREDENTIALS, maxAttempts: 3}
-  const [dns, data] = await Promise.all([seedRoute53(o, common), seedData(o, common), seedEks(common), seedAlarms(common)])
+  const [dns, data] = await Promise.all([
+    seedRoute53(o, common),
+    seedData(o, common),
+    seedEks(common).then(() => {
+      o.eks.seedAddons(SANDBOX.region, SANDBOX.cluster, [...SANDBOX.addons])
+      o.eks.setEndpoint(o.kubernetesApi)
+    }),
+    seedAlarms(common),
+  ])
   return {...dns, ...data}
+}
+
+/** AWS services only the provisioned platform's seeding touches (the front holds them until it is done). */
+export const PLATFORM_SERVICES = ['ec2', 'elasticloadbalancing', 'elasticache', 's3', 'acm', 'ecr', 'dynamodb']
+
+/**
+ * The rest of the platform as Terraform leaves it (VPC, load balancer targets, ElastiCache, S3,
+ * the state bucket and lock table, ACM, ECR): what verify --phase post reads. Seeded after the
+ * sandbox is ready, in the background: rehearsing a cutover needs none of it.
+ */
+export async function seedPlatform(motoUrl: string): Promise<void> {
+  const common = {region: SANDBOX.region, endpoint: motoUrl, credentials: CREDENTIALS, maxAttempts: 3}
+  await Promise.all([seedNetwork(common), seedServices(common)])
 }
 
 type Common = {region: string; endpoint: string; credentials: typeof CREDENTIALS; maxAttempts: number}
@@ -120,7 +156,7 @@ async function seedEks(common: Common): Promise<void> {
       nodeRole: `arn:aws:iam::${SANDBOX.account}:role/clipper-nodes`,
       subnets: ['subnet-0a1', 'subnet-0b2', 'subnet-0c3'],
       instanceTypes: ['t3.medium'],
-      scalingConfig: {minSize: 2, maxSize: 10, desiredSize: 3},
+      scalingConfig: {minSize: 2, maxSize: 10, desiredSize: SANDBOX.nodes},
     }),
   )
   eks.destroy()
@@ -146,7 +182,7 @@ async function seedData(o: SeedOptions, common: Common): Promise<Pick<SeedFacts,
         // moto needs one; it is not a secret (nothing listens), and it is never printed.
         MasterUserPassword: randomUUID(),
         BackupRetentionPeriod: 7,
-        MultiAZ: false,
+        MultiAZ: true,
         DBName: 'clipper',
       }),
     ),
@@ -180,6 +216,119 @@ async function seedData(o: SeedOptions, common: Common): Promise<Pick<SeedFacts,
   rds.destroy()
   backup.destroy()
   return {dbArn, recoveryPoints: points.map((p) => (p as {RecoveryPointArn: string}).RecoveryPointArn)}
+}
+
+/** The VPC of the seeds' layout: a public and a private subnet per zone, a NAT gateway in each zone. */
+async function seedNetwork(common: Common): Promise<void> {
+  const m = await import('@aws-sdk/client-ec2')
+  const ec2 = new m.EC2Client(common)
+  const tagged = <T extends string>(type: T, name: string) => [{ResourceType: type, Tags: [{Key: 'Name', Value: name}]}]
+  const vpc = (await ec2.send(new m.CreateVpcCommand({CidrBlock: '10.0.0.0/16', TagSpecifications: tagged('vpc', SANDBOX.vpc)}))).Vpc!.VpcId!
+  const igw = (await ec2.send(new m.CreateInternetGatewayCommand({TagSpecifications: tagged('internet-gateway', `${SANDBOX.vpc}-igw`)}))).InternetGateway!.InternetGatewayId!
+  await ec2.send(new m.AttachInternetGatewayCommand({InternetGatewayId: igw, VpcId: vpc}))
+  const publicTable = (await ec2.send(new m.CreateRouteTableCommand({VpcId: vpc, TagSpecifications: tagged('route-table', `${SANDBOX.vpc}-public`)}))).RouteTable!.RouteTableId!
+  await ec2.send(new m.CreateRouteCommand({RouteTableId: publicTable, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw}))
+  await Promise.all(
+    SANDBOX.zones.map(async (zone, i) => {
+      const subnet = async (kind: string, cidr: string) =>
+        (await ec2.send(new m.CreateSubnetCommand({VpcId: vpc, CidrBlock: cidr, AvailabilityZone: zone, TagSpecifications: tagged('subnet', `${SANDBOX.vpc}-${kind}-${zone}`)})))
+          .Subnet!.SubnetId!
+      const [pub, priv] = await Promise.all([subnet('public', `10.0.${i}.0/24`), subnet('private', `10.0.${10 + i}.0/24`)])
+      await ec2.send(new m.AssociateRouteTableCommand({RouteTableId: publicTable, SubnetId: pub}))
+      const eip = (await ec2.send(new m.AllocateAddressCommand({Domain: 'vpc'}))).AllocationId!
+      const nat = (await ec2.send(new m.CreateNatGatewayCommand({SubnetId: pub, AllocationId: eip, TagSpecifications: tagged('natgateway', `${SANDBOX.vpc}-nat-${zone}`)})))
+        .NatGateway!.NatGatewayId!
+      const table = (await ec2.send(new m.CreateRouteTableCommand({VpcId: vpc, TagSpecifications: tagged('route-table', `${SANDBOX.vpc}-private-${zone}`)}))).RouteTable!
+        .RouteTableId!
+      await ec2.send(new m.CreateRouteCommand({RouteTableId: table, DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: nat}))
+      await ec2.send(new m.AssociateRouteTableCommand({RouteTableId: table, SubnetId: priv}))
+    }),
+  )
+  // The ALB's target group, with the frontend pods registered and healthy.
+  const elbm = await import('@aws-sdk/client-elastic-load-balancing-v2')
+  const elb = new elbm.ElasticLoadBalancingV2Client(common)
+  const tg = (
+    await elb.send(new elbm.CreateTargetGroupCommand({Name: SANDBOX.targetGroup, Protocol: 'HTTP', Port: 3000, VpcId: vpc, TargetType: 'ip', HealthCheckPath: '/health'}))
+  ).TargetGroups![0]!
+  await elb.send(
+    new elbm.RegisterTargetsCommand({
+      TargetGroupArn: tg.TargetGroupArn,
+      Targets: [
+        {Id: '10.0.10.21', Port: 3000},
+        {Id: '10.0.11.22', Port: 3000},
+      ],
+    }),
+  )
+  ec2.destroy()
+  elb.destroy()
+}
+
+/** ElastiCache, S3 (uploads, and Terraform's state), the state lock table, ACM, ECR. */
+async function seedServices(common: Common): Promise<void> {
+  const [ecm, s3m, ddbm, acmm, ecrm] = await Promise.all([
+    import('@aws-sdk/client-elasticache'),
+    import('@aws-sdk/client-s3'),
+    import('@aws-sdk/client-dynamodb'),
+    import('@aws-sdk/client-acm'),
+    import('@aws-sdk/client-ecr'),
+  ])
+  const ec = new ecm.ElastiCacheClient(common)
+  const s3 = new s3m.S3Client({...common, forcePathStyle: true})
+  const ddb = new ddbm.DynamoDBClient(common)
+  const acm = new acmm.ACMClient(common)
+  const ecr = new ecrm.ECRClient(common)
+  const bucket = async (name: string) => {
+    await s3.send(new s3m.CreateBucketCommand({Bucket: name}))
+    await Promise.all([
+      s3.send(new s3m.PutBucketVersioningCommand({Bucket: name, VersioningConfiguration: {Status: 'Enabled'}})),
+      s3.send(new s3m.PutBucketEncryptionCommand({Bucket: name, ServerSideEncryptionConfiguration: {Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms'}}]}})),
+      s3.send(
+        new s3m.PutPublicAccessBlockCommand({
+          Bucket: name,
+          PublicAccessBlockConfiguration: {BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true},
+        }),
+      ),
+    ])
+  }
+  // An image manifest as a registry stores it; ECR keys images by its digest.
+  const manifest = (tag: string) =>
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: {mediaType: 'application/vnd.docker.container.image.v1+json', size: 1469, digest: `sha256:${Buffer.from(tag.padEnd(32, '0')).toString('hex').slice(0, 64)}`},
+      layers: [],
+    })
+  await Promise.all([
+    ec.send(
+      new ecm.CreateReplicationGroupCommand({
+        ReplicationGroupId: SANDBOX.redis,
+        ReplicationGroupDescription: 'Clipper sessions and query cache',
+        Engine: 'redis',
+        CacheNodeType: 'cache.t3.micro',
+        NumCacheClusters: 2,
+        AutomaticFailoverEnabled: true,
+        MultiAZEnabled: true,
+        AtRestEncryptionEnabled: true,
+        TransitEncryptionEnabled: true,
+      }),
+    ),
+    bucket(SANDBOX.uploads),
+    bucket(SANDBOX.stateBucket),
+    ddb.send(
+      new ddbm.CreateTableCommand({
+        TableName: SANDBOX.lockTable,
+        KeySchema: [{AttributeName: 'LockID', KeyType: 'HASH'}],
+        AttributeDefinitions: [{AttributeName: 'LockID', AttributeType: 'S'}],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    ),
+    acm.send(new acmm.RequestCertificateCommand({DomainName: SANDBOX.zone, SubjectAlternativeNames: [`*.${SANDBOX.zone}`], ValidationMethod: 'DNS'})),
+    ...Object.entries(SANDBOX.images).map(async ([repo, tag]) => {
+      await ecr.send(new ecrm.CreateRepositoryCommand({repositoryName: repo, imageScanningConfiguration: {scanOnPush: true}}))
+      await ecr.send(new ecrm.PutImageCommand({repositoryName: repo, imageTag: tag, imageManifest: manifest(`${repo}:${tag}`)}))
+    }),
+  ])
+  for (const c of [ec, s3, ddb, acm, ecr]) c.destroy()
 }
 
 async function seedAlarms(common: Common): Promise<void> {
@@ -225,6 +374,18 @@ async function seedAlarms(common: Common): Promise<void> {
 
 export function seedKubernetes(k8s: K8sStandIn): void {
   const ns = SANDBOX.namespace
+  // The node group's nodes, one per zone, as EKS registers them (instead of a bare cluster's two).
+  const nodes = k8s.store.resourceOf({apiVersion: 'v1', kind: 'Node'})
+  for (const n of k8s.store.list(nodes)) k8s.store.delete(nodes, undefined, n.metadata.name!)
+  for (let i = 0; i < SANDBOX.nodes; i++) {
+    const zone = SANDBOX.zones[i % SANDBOX.zones.length]!
+    k8s.putNode(`ip-10-0-${10 + (i % 3)}-${21 + i}.ec2.internal`, {
+      ip: `10.0.${10 + (i % 3)}.${21 + i}`,
+      zone,
+      instanceType: 't3.medium',
+      labels: {'eks.amazonaws.com/nodegroup': SANDBOX.nodegroup},
+    })
+  }
   const labels = (app: string) => ({'app.kubernetes.io/name': app, 'app.kubernetes.io/part-of': 'clipper'})
   const deployment = (name: string, replicas: number, image: string, port: number) => ({
     apiVersion: 'apps/v1',

@@ -328,6 +328,29 @@ export class BackupService {
       snapshotIdentifier,
     }
     this.recoveryPoints.set(point.RecoveryPointArn, point)
+    // The job that made it, as AWS Backup lists it.
+    const jobId = randomUUID().toUpperCase()
+    this.backupJobs.set(jobId, {
+      AccountId: vault.account,
+      BackupJobId: jobId,
+      BackupVaultName: vault.name,
+      BackupVaultArn: vault.arn,
+      RecoveryPointArn: point.RecoveryPointArn,
+      ResourceArn: opts.resourceArn,
+      ResourceType: 'RDS',
+      ResourceName: db.instanceId,
+      IamRoleArn: point.IamRoleArn,
+      CreationDate: created,
+      InitiationDate: created,
+      CompletionDate: point.CompletionDate,
+      StartBy: new Date(created.getTime() + 8 * 3_600_000),
+      State: 'COMPLETED',
+      PercentDone: '100.0',
+      BackupSizeInBytes: point.BackupSizeInBytes,
+      IsParent: false,
+      VaultType: 'BACKUP_VAULT',
+      region: db.region,
+    })
     return point
   }
 

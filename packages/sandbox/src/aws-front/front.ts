@@ -10,10 +10,12 @@
 import http, {type IncomingMessage, type ServerResponse} from 'node:http'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {BackupService, type SeedRecoveryPointOptions} from './backup.js'
+import {EksExtras, type NodegroupHealth} from './eks-extras.js'
 import {awsError, internalError, renderError, serviceUnavailableError, throttlingError, type HttpAnswer} from './wire-errors.js'
 import {FaultController, faultLabel, validateFaultRule, type FaultRule} from './faults.js'
 import {healthCheckStatus} from './health-checks.js'
 import {MotoClients} from './moto-clients.js'
+import {translateResourceIdFilter, uniqueDbiResourceIds} from './rds-ids.js'
 import {identifyOperation, needsBodyToIdentify, type OperationInfo} from './operation.js'
 import {RequestLog, type RequestLogEntry} from './request-log.js'
 import {ChangeTracker, KeyedLock, parseChangeBatch, readZone, rewriteRecordList, route53Error, stripZoneId, validateChangeBatch} from './route53-rules.js'
@@ -33,6 +35,10 @@ export interface AwsFront {
   faults: FaultController
   /** Recovery points and jobs the front serves for AWS Backup; seedRecoveryPoint() adds points. */
   backup: BackupService
+  /** EKS add-ons and node group health (what moto lacks). */
+  eks: EksExtras
+  /** Hold calls to these services (signing names) until `until` settles: seeding in the background. */
+  hold(services: string[], until: Promise<unknown>): void
   close(): Promise<void>
 }
 
@@ -63,6 +69,8 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
   const changes = new ChangeTracker(opts.route53ChangeDelayMs ?? 2000)
   const zoneLock = new KeyedLock()
   const backup = new BackupService(moto, opts.backupJobStepMs ?? 1000)
+  const eks = new EksExtras(moto)
+  const held = new Map<string, Promise<unknown>>()
 
   async function handleAws(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase()
@@ -81,6 +89,7 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
     res.on('finish', () => finish(res.statusCode))
     res.on('close', () => finish(res.writableFinished ? res.statusCode : 0))
 
+    await held.get(info.service)
     // Faults first: latency delays, then at most one fault answers instead of AWS.
     const fired = faults.take(info.service, info.operation)
     if (fired.length) entry.fault = fired.map(faultLabel).join(',')
@@ -111,13 +120,27 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
       body ??= await readBody(req)
       return send(res, await backup.handle(info, body))
     }
-    const rewrite =
-      info.service === 'route53' && ROUTE53_CHANGE_OPS.has(info.operation)
-        ? (xml: string) => changes.rewriteChangeInfo(xml)
-        : info.service === 'route53' && info.operation === 'ListResourceRecordSets'
-          ? rewriteRecordList
-          : undefined
-    await proxy(req, res, info, body, rewrite)
+    if (info.service === 'eks' && eks.handles(info.operation)) {
+      body ??= await readBody(req)
+      return send(res, await eks.handle(info, body))
+    }
+    // moto reads the ARN of Backup's ListTags from the path as botocore sends it, with a trailing
+    // slash; the Go SDK (Terraform's provider) sends none, and moto would answer no tags.
+    if (info.service === 'backup' && info.operation === 'ListTags' && req.url && !req.url.split('?')[0]!.endsWith('/')) req.url = req.url.replace(/(\?|$)/, '/$1')
+    if (info.service === 'rds' && info.operation === 'DescribeDBInstances') {
+      body = await translateResourceIdFilter(body ?? (await readBody(req)), info.region, moto)
+    }
+    await proxy(req, res, info, body, rewriterFor(info))
+  }
+
+  /** Where moto's answer is not AWS's: how to correct it on the way back. */
+  function rewriterFor(info: OperationInfo): ((text: string) => string) | undefined {
+    if (info.service === 'eks') return eks.rewrite(info)
+    if (info.service === 'rds' && info.operation === 'DescribeDBInstances') return (xml) => latestRestorableNow(uniqueDbiResourceIds(xml))
+    if (info.service === 'rds') return uniqueDbiResourceIds
+    if (info.service === 'route53' && ROUTE53_CHANGE_OPS.has(info.operation)) return (xml) => changes.rewriteChangeInfo(xml)
+    if (info.service === 'route53' && info.operation === 'ListResourceRecordSets') return rewriteRecordList
+    return undefined
   }
 
   /**
@@ -225,6 +248,7 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
         }
         if (method === 'DELETE') {
           faults.clear()
+          eks.clearFaults()
           return json(200, {cleared: true})
         }
       }
@@ -246,6 +270,12 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
         const input = JSON.parse((await readBody(req)).toString('utf8')) as SeedRecoveryPointOptions & {creationDate?: string}
         const point = await backup.seedRecoveryPoint({...input, ...(input.creationDate ? {creationDate: new Date(input.creationDate)} : {})} as SeedRecoveryPointOptions)
         return json(201, {recoveryPoint: point})
+      }
+      const nodegroup = /^\/_sandbox\/eks\/([^/]+)\/nodegroups\/([^/]+)$/.exec(path)
+      if (nodegroup && method === 'POST') {
+        const health = JSON.parse((await readBody(req)).toString('utf8') || '{}') as NodegroupHealth
+        eks.setNodegroupHealth(decodeURIComponent(nodegroup[1]!), decodeURIComponent(nodegroup[2]!), health)
+        return json(200, {cluster: nodegroup[1], nodegroup: nodegroup[2], ...health})
       }
       return json(404, {error: `no sandbox endpoint ${method} ${path}`})
     } catch (e) {
@@ -273,6 +303,12 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
     requestLog: log.entries,
     faults,
     backup,
+    eks,
+    hold(services, until) {
+      const settled = until.catch(() => undefined)
+      for (const s of services) held.set(s, settled)
+      void settled.then(() => services.forEach((s) => held.get(s) === settled && held.delete(s)))
+    },
     async close() {
       backup.close()
       await new Promise<void>((resolve) => {
@@ -283,6 +319,15 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
       await log.close()
     },
   }
+}
+
+/**
+ * moto keeps an instance's LatestRestorableTime at its creation; AWS moves it along, about five
+ * minutes behind now, while the instance is backed up. The sandbox's instances are.
+ */
+function latestRestorableNow(xml: string): string {
+  const at = new Date(Date.now() - 5 * 60_000).toISOString()
+  return xml.replace(/<LatestRestorableTime>[^<]*<\/LatestRestorableTime>/g, `<LatestRestorableTime>${at}</LatestRestorableTime>`)
 }
 
 function faultAnswer(kind: FaultRule['kind'], info: OperationInfo, req: IncomingMessage): HttpAnswer {

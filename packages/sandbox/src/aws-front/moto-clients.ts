@@ -3,6 +3,7 @@
  * for Backup). These calls go straight to moto, so they are not in the request log.
  */
 import {BackupClient} from '@aws-sdk/client-backup'
+import {EKSClient} from '@aws-sdk/client-eks'
 import {RDSClient} from '@aws-sdk/client-rds'
 import {Route53Client} from '@aws-sdk/client-route-53'
 
@@ -11,6 +12,7 @@ const CREDENTIALS = {accessKeyId: 'sandbox', secretAccessKey: 'sandbox'}
 export class MotoClients {
   private readonly rdsClients = new Map<string, RDSClient>()
   private readonly backupClients = new Map<string, BackupClient>()
+  private readonly eksClients = new Map<string, EKSClient>()
   private route53Client?: Route53Client
 
   constructor(private readonly endpoint: string) {}
@@ -32,7 +34,14 @@ export class MotoClients {
     return c
   }
 
+  eks(region: string): EKSClient {
+    let c = this.eksClients.get(region)
+    if (!c) this.eksClients.set(region, (c = new EKSClient({endpoint: this.endpoint, region, credentials: CREDENTIALS, maxAttempts: 2})))
+    return c
+  }
+
   destroy(): void {
+    for (const c of this.eksClients.values()) c.destroy()
     this.route53Client?.destroy()
     for (const c of this.rdsClients.values()) c.destroy()
     for (const c of this.backupClients.values()) c.destroy()

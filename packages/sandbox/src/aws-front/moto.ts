@@ -49,7 +49,9 @@ export async function startMoto(opts: {port?: number; logFile?: string; readyTim
   // exec python, so the pid is moto's own.)
   const child = spawn('moto_server', ['-H', host, '-p', String(port)], {
     stdio: ['ignore', out, out],
-    env: {...process.env, PYTHONUNBUFFERED: '1'},
+    // ACM: a requested certificate is ISSUED at once (moto waits 60 s by default; AWS, the DNS validation).
+    // IAM: AWS's managed policies exist, as the example Terraform module's roles attach them.
+    env: {MOTO_ACM_VALIDATION_WAIT: '0', MOTO_IAM_LOAD_MANAGED_POLICIES: 'true', ...process.env, PYTHONUNBUFFERED: '1'},
   })
   if (typeof out === 'number') closeSync(out)
 

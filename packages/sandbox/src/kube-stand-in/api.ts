@@ -9,7 +9,7 @@ import {parse as parseYaml} from 'yaml'
 import {apiGroup, apiGroupList, apiResourceList, apiVersions, KUBE_VERSION, openApiDocument, openApiIndex} from './discovery.js'
 import {jsonPatch, mergePatch, strategicMergePatch} from './patch.js'
 import {decodeProtobuf, PROTOBUF} from './protobuf.js'
-import {ApiError, apiVersionOf, findResource, type ResourceType} from './resources.js'
+import {ApiError, apiVersionOf, findResource, verbsOf, type ResourceType} from './resources.js'
 import {fieldSelector, labelSelector, selectorString} from './selectors.js'
 import type {K8sObject, ObjectStore} from './store.js'
 import {toTable, wantsTable} from './table.js'
@@ -87,7 +87,14 @@ export function handleRequest(ctx: ApiContext, req: IncomingMessage, res: Server
   if (!r || rest.length > 3 || (namespace !== undefined && !r.namespaced) || (r.namespaced && name !== undefined && namespace === undefined)) throw notFound()
   if (sub !== undefined && !(r.subresources as string[] | undefined)?.includes(sub)) throw notFound()
 
+  const verb = verbOf(method, name === undefined, watch)
+  if (verb && !verbsOf(r).includes(verb)) {
+    throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource (${verb} ${r.plural})`, {kind: r.plural, group: r.group})
+  }
+  // dryRun=All (kubectl --dry-run=server, helm --dry-run=server): validate and answer as if
+  // applied, but store nothing and emit no watch event. The store honours it on every write.
   const dryRun = query.getAll('dryRun').includes('All')
+  if (r.review && method === 'POST') return sendJson(res, 201, review(r, objectFromBody(req, body, r)))
   const table = wantsTable(req.headers.accept) && sub === undefined
   if (name === undefined) {
     if (method === 'GET' && watch) {
@@ -101,7 +108,7 @@ export function handleRequest(ctx: ApiContext, req: IncomingMessage, res: Server
     if (method === 'POST') return sendJson(res, 201, ctx.store.create(r, objectFromBody(req, body, r, namespace), {dryRun}))
     if (method === 'DELETE') {
       const deleted = ctx.store.list(r, namespace).filter(selectorsOf(query))
-      const opts = {...deleteOptions(req, body, query), dryRun}
+      const opts = deleteOptions(req, body, query, dryRun)
       for (const o of deleted) if (ctx.store.get(r, o.metadata.namespace, o.metadata.name!)) ctx.store.delete(r, o.metadata.namespace, o.metadata.name!, opts)
       return sendJson(res, 200, {kind: `${r.kind}List`, apiVersion: apiVersionOf(r), metadata: {resourceVersion: ctx.store.resourceVersion}, items: deleted})
     }
@@ -123,7 +130,7 @@ export function handleRequest(ctx: ApiContext, req: IncomingMessage, res: Server
     case 'PATCH':
       return patch(ctx.store, req, res, body, r, namespace, name, sub, dryRun)
     case 'DELETE': {
-      const deleted = ctx.store.delete(r, namespace, name, {...deleteOptions(req, body, query), dryRun})
+      const deleted = ctx.store.delete(r, namespace, name, deleteOptions(req, body, query, dryRun))
       // Most kinds answer a Success Status; namespaces and pods (graceful deletes) answer the object.
       if (r.kind === 'Namespace' || r.kind === 'Pod') return sendJson(res, 200, deleted)
       return sendJson(res, 200, {kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: {name, group: r.group, kind: r.plural, uid: deleted.metadata.uid}})
@@ -131,6 +138,35 @@ export function handleRequest(ctx: ApiContext, req: IncomingMessage, res: Server
     default:
       throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported`)
   }
+}
+
+/** The RBAC verb of a request, as discovery lists them. */
+function verbOf(method: string, collection: boolean, watch: boolean): string | undefined {
+  switch (method) {
+    case 'GET':
+      return watch ? 'watch' : collection ? 'list' : 'get'
+    case 'POST':
+      return 'create'
+    case 'PUT':
+      return 'update'
+    case 'PATCH':
+      return 'patch'
+    case 'DELETE':
+      return collection ? 'deletecollection' : 'delete'
+    default:
+      return undefined
+  }
+}
+
+/**
+ * A SelfSubjectAccessReview (`kubectl auth can-i`): the sandbox authorizes everything, so the
+ * answer is `allowed: true` with the request's spec echoed. Nothing is stored.
+ */
+function review(r: ResourceType, obj: K8sObject): K8sObject {
+  const spec = isPlainObject(obj.spec) ? obj.spec : {}
+  const kinds = ['resourceAttributes', 'nonResourceAttributes'].filter((k) => isPlainObject(spec[k]))
+  if (kinds.length !== 1) throw ApiError.invalid(r, '', 'spec: Invalid value: exactly one of nonResourceAttributes or resourceAttributes must be specified')
+  return {apiVersion: apiVersionOf(r), kind: r.kind, metadata: {}, spec, status: {allowed: true}}
 }
 
 function selectorsOf(query: URLSearchParams): (o: K8sObject) => boolean {
@@ -193,11 +229,19 @@ function objectFromBody(req: IncomingMessage, body: Buffer, r: ResourceType, nam
   return o
 }
 
-/** DeleteOptions from a JSON or protobuf body, or the query string. */
-function deleteOptions(req: IncomingMessage, body: Buffer, query: URLSearchParams): {propagationPolicy?: string; preconditions?: {uid?: string; resourceVersion?: string}} {
-  const opts = (parseBody(req, body) ?? {}) as {propagationPolicy?: string; orphanDependents?: boolean; preconditions?: {uid?: string; resourceVersion?: string}}
+/**
+ * DeleteOptions from a JSON or protobuf body, or the query string. kubectl sends a delete's
+ * dryRun in the body (`"dryRun": ["All"]`), not in the query as for other verbs.
+ */
+function deleteOptions(
+  req: IncomingMessage,
+  body: Buffer,
+  query: URLSearchParams,
+  dryRun: boolean,
+): {propagationPolicy?: string; preconditions?: {uid?: string; resourceVersion?: string}; dryRun: boolean} {
+  const opts = (parseBody(req, body) ?? {}) as {propagationPolicy?: string; orphanDependents?: boolean; preconditions?: {uid?: string; resourceVersion?: string}; dryRun?: string[]}
   const policy = opts.propagationPolicy ?? query.get('propagationPolicy') ?? (opts.orphanDependents || query.get('orphanDependents') === 'true' ? 'Orphan' : undefined)
-  return {propagationPolicy: policy, preconditions: opts.preconditions}
+  return {propagationPolicy: policy, preconditions: opts.preconditions, dryRun: dryRun || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'))}
 }
 
 function patch(

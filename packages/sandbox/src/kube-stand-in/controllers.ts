@@ -97,6 +97,7 @@ export class Controllers {
     each('Job', (job) => this.reconcileJob(job))
     each('HorizontalPodAutoscaler', (hpa) => this.reconcileHpa(hpa))
     each('Service', (svc) => this.reconcileService(svc))
+    each('ResourceQuota', (q) => this.reconcileQuota(q))
     this.busyPasses = this.store.resourceVersion === before ? 0 : this.busyPasses + 1
     if (this.busyPasses === 100) process.emitWarning('k8s stand-in controllers keep writing after 100 passes; a reconcile is not idempotent')
   }
@@ -209,7 +210,8 @@ export class Controllers {
     const want: number = rs.spec.replicas ?? 1
     const template = rs.spec.template ?? {}
     for (let i = pods.length; i < want; i++) {
-      const nodes = this.store.list(res('Node'))
+      // The scheduler places pods on Ready nodes only.
+      const nodes = this.store.list(res('Node')).filter((n) => (n.status?.conditions ?? []).some((c: {type: string; status: string}) => c.type === 'Ready' && c.status === 'True'))
       const node = nodes.length > 0 ? nodes[this.nodeIndex++ % nodes.length]!.metadata.name : undefined
       this.store.create(PODS, {
         metadata: {
@@ -428,6 +430,25 @@ export class Controllers {
   private reconcileService(svc: K8sObject): void {
     if (svc.spec?.type !== 'LoadBalancer' || svc.status?.loadBalancer?.ingress?.length) return
     this.writeStatus(res('Service'), svc, {loadBalancer: {ingress: [{ip: `172.18.255.${this.lbIp++ % 250}`, ipMode: 'VIP'}]}})
+  }
+
+  /**
+   * A ResourceQuota's status: `hard` from the spec, `used` counted for object counts (`pods`,
+   * `services`, `count/deployments.apps`, ...). Compute resources (cpu, memory) report "0": the
+   * sandbox runs no containers. Nothing is enforced.
+   */
+  private reconcileQuota(q: K8sObject): void {
+    const hard: Record<string, string> = q.spec?.hard ?? {}
+    const used: Record<string, string> = {}
+    for (const key of Object.keys(hard)) {
+      const counted = /^count\/(.+)$/.exec(key)?.[1] ?? key
+      const [plural, ...group] = counted.split('.')
+      const r = RESOURCES.find((x) => x.namespaced && x.plural === plural && x.group === group.join('.'))
+      let n = 0
+      if (r) n = this.store.list(r, q.metadata.namespace).filter((o) => r.kind !== 'Pod' || !['Succeeded', 'Failed'].includes(o.status?.phase)).length
+      used[key] = String(n)
+    }
+    this.writeStatus(res('ResourceQuota'), q, {hard: {...hard}, used})
   }
 
   // --- plumbing ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
  * schema validation (which would need real schemas).
  */
 import {createHash} from 'node:crypto'
-import {RESOURCES, VERBS, apiVersionOf, groupVersions, type ResourceType} from './resources.js'
+import {RESOURCES, apiVersionOf, groupVersions, verbsOf, type ResourceType} from './resources.js'
 
 export const KUBE_VERSION = {
   major: '1',
@@ -57,7 +57,7 @@ export function apiResourceList(group: string, version: string): object | undefi
       singularName: r.singular,
       namespaced: r.namespaced,
       kind: r.kind,
-      verbs: VERBS,
+      verbs: verbsOf(r),
       ...(r.shortNames && {shortNames: r.shortNames}),
       ...(r.categories && {categories: r.categories}),
     })
@@ -103,13 +103,35 @@ export function openApiDocument(gvPathName: string): object | undefined {
   const rs = RESOURCES.filter((r) => gvPath(r.group, r.version) === gvPathName)
   if (rs.length === 0) return undefined
   const paths: Record<string, object> = {}
-  for (const r of rs) paths[itemPath(r)] = {patch: patchOperation(r)}
+  for (const r of rs) {
+    if (r.review) paths[collectionPath(r)] = {post: reviewOperation(r)}
+    else paths[itemPath(r)] = {patch: patchOperation(r)}
+  }
   return {openapi: '3.0.0', info: {title: 'Kubernetes', version: KUBE_VERSION.gitVersion}, paths, components: {schemas: {}}}
 }
 
 function itemPath(r: ResourceType): string {
   const base = `/${gvPath(r.group, r.version)}`
   return r.namespaced ? `${base}/namespaces/{namespace}/${r.plural}/{name}` : `${base}/${r.plural}/{name}`
+}
+
+function collectionPath(r: ResourceType): string {
+  return `/${gvPath(r.group, r.version)}/${r.plural}`
+}
+
+/** Reviews (SelfSubjectAccessReview) are create-only: a POST on the collection, as in the real document. */
+function reviewOperation(r: ResourceType): object {
+  return {
+    operationId: `create${r.kind}`,
+    'x-kubernetes-action': 'post',
+    'x-kubernetes-group-version-kind': {group: r.group, version: r.version, kind: r.kind},
+    parameters: [
+      {name: 'dryRun', in: 'query', schema: {type: 'string'}},
+      {name: 'fieldManager', in: 'query', schema: {type: 'string'}},
+      {name: 'fieldValidation', in: 'query', schema: {type: 'string'}},
+    ],
+    responses: {201: {description: 'Created'}},
+  }
 }
 
 function patchOperation(r: ResourceType): object {

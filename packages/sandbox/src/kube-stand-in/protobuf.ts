@@ -88,6 +88,34 @@ const podTemplate: Schema = {
   },
 }
 
+const objectReference: Schema = {
+  1: {name: 'kind', type: 'string'},
+  2: {name: 'namespace', type: 'string'},
+  3: {name: 'name', type: 'string'},
+  4: {name: 'uid', type: 'string'},
+  5: {name: 'apiVersion', type: 'string'},
+  6: {name: 'resourceVersion', type: 'string'},
+  7: {name: 'fieldPath', type: 'string'},
+}
+
+/** rbac.authorization.k8s.io/v1 (`kubectl create role|clusterrole|rolebinding|clusterrolebinding`). */
+const policyRule: Schema = {
+  1: {name: 'verbs', type: 'string', repeated: true},
+  2: {name: 'apiGroups', type: 'string', repeated: true},
+  3: {name: 'resources', type: 'string', repeated: true},
+  4: {name: 'resourceNames', type: 'string', repeated: true},
+  5: {name: 'nonResourceURLs', type: 'string', repeated: true},
+}
+const roleBinding: Schema = {
+  1: {name: 'metadata', type: objectMeta},
+  2: {
+    name: 'subjects',
+    type: {1: {name: 'kind', type: 'string'}, 2: {name: 'apiGroup', type: 'string'}, 3: {name: 'name', type: 'string'}, 4: {name: 'namespace', type: 'string'}},
+    repeated: true,
+  },
+  3: {name: 'roleRef', type: {1: {name: 'apiGroup', type: 'string'}, 2: {name: 'kind', type: 'string'}, 3: {name: 'name', type: 'string'}}},
+}
+
 const SCHEMAS: Record<string, Schema> = {
   Deployment: {
     1: {name: 'metadata', type: objectMeta},
@@ -164,6 +192,41 @@ const SCHEMAS: Record<string, Schema> = {
       },
     },
   },
+  ServiceAccount: {
+    1: {name: 'metadata', type: objectMeta},
+    2: {name: 'secrets', type: objectReference, repeated: true},
+    3: {name: 'imagePullSecrets', type: {1: {name: 'name', type: 'string'}}, repeated: true},
+    4: {name: 'automountServiceAccountToken', type: 'bool'},
+  },
+  ResourceQuota: {
+    1: {name: 'metadata', type: objectMeta},
+    2: {name: 'spec', type: {1: {name: 'hard', type: {map: 'quantity'}}, 2: {name: 'scopes', type: 'string', repeated: true}}},
+  },
+  Role: {1: {name: 'metadata', type: objectMeta}, 2: {name: 'rules', type: policyRule, repeated: true}},
+  ClusterRole: {1: {name: 'metadata', type: objectMeta}, 2: {name: 'rules', type: policyRule, repeated: true}},
+  RoleBinding: roleBinding,
+  ClusterRoleBinding: roleBinding,
+  SelfSubjectAccessReview: {
+    1: {name: 'metadata', type: objectMeta},
+    2: {
+      name: 'spec',
+      type: {
+        1: {
+          name: 'resourceAttributes',
+          type: {
+            1: {name: 'namespace', type: 'string'},
+            2: {name: 'verb', type: 'string'},
+            3: {name: 'group', type: 'string'},
+            4: {name: 'version', type: 'string'},
+            5: {name: 'resource', type: 'string'},
+            6: {name: 'subresource', type: 'string'},
+            7: {name: 'name', type: 'string'},
+          },
+        },
+        2: {name: 'nonResourceAttributes', type: {1: {name: 'path', type: 'string'}, 2: {name: 'verb', type: 'string'}}},
+      },
+    },
+  },
   DeleteOptions: {
     1: {name: 'gracePeriodSeconds', type: 'int'},
     2: {name: 'preconditions', type: {1: {name: 'uid', type: 'string'}, 2: {name: 'resourceVersion', type: 'string'}}},
@@ -230,7 +293,8 @@ function decodeMessage(buf: Buffer, schema: Schema, rawBytes = false): Record<st
         continue
       } else value = decodeMessage(bytes, t as Schema)
     }
-    if (value === '' || value === undefined || (field.omitZero && value === 0)) continue
+    // An empty string in a list is a value (RBAC's apiGroups: [""] is the core group); alone it is omitempty.
+    if ((value === '' && !field.repeated) || value === undefined || (field.omitZero && value === 0)) continue
     if (field.repeated) ((out[field.name] ??= []) as unknown[]).push(value)
     else out[field.name] = value
   }

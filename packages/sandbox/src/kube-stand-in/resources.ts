@@ -18,6 +18,13 @@ export interface ResourceType {
   subresources?: Array<'status' | 'scale' | 'log'>
   /** Kinds whose metadata.generation counts spec changes (and whose status has observedGeneration). */
   generation?: boolean
+  /** The verbs served, when not all of VERBS (e.g. create-only reviews). */
+  verbs?: string[]
+  /**
+   * A review kind (SelfSubjectAccessReview): create-only, answered from the request and never
+   * stored, like the real API's authorization.k8s.io endpoints.
+   */
+  review?: boolean
 }
 
 const ALL = ['all']
@@ -79,9 +86,40 @@ export const RESOURCES: ResourceType[] = [
     generation: true,
   },
   {group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease', namespaced: true},
+  // What `helm create` charts and the seeds' layout (namespace, RBAC, network policy, quota) need.
+  {group: '', version: 'v1', plural: 'serviceaccounts', singular: 'serviceaccount', kind: 'ServiceAccount', namespaced: true, shortNames: ['sa']},
+  {group: '', version: 'v1', plural: 'resourcequotas', singular: 'resourcequota', kind: 'ResourceQuota', namespaced: true, shortNames: ['quota'], subresources: ['status']},
+  {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    plural: 'networkpolicies',
+    singular: 'networkpolicy',
+    kind: 'NetworkPolicy',
+    namespaced: true,
+    shortNames: ['netpol'],
+    generation: true,
+  },
+  {group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', singular: 'role', kind: 'Role', namespaced: true},
+  {group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', singular: 'rolebinding', kind: 'RoleBinding', namespaced: true},
+  {group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', singular: 'clusterrole', kind: 'ClusterRole', namespaced: false},
+  {group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', singular: 'clusterrolebinding', kind: 'ClusterRoleBinding', namespaced: false},
+  {
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    plural: 'selfsubjectaccessreviews',
+    singular: 'selfsubjectaccessreview',
+    kind: 'SelfSubjectAccessReview',
+    namespaced: false,
+    verbs: ['create'],
+    review: true,
+  },
 ]
 
 export const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
+
+export function verbsOf(r: ResourceType): string[] {
+  return r.verbs ?? VERBS
+}
 
 export function apiVersionOf(r: ResourceType): string {
   return r.group === '' ? r.version : `${r.group}/${r.version}`
@@ -111,7 +149,7 @@ export class ApiError extends Error {
     readonly code: number,
     readonly reason: string,
     message: string,
-    readonly details?: {name?: string; group?: string; kind?: string},
+    readonly details?: {name?: string; group?: string; kind?: string; causes?: Array<{reason: string; message: string; field?: string}>},
   ) {
     super(message)
   }
@@ -141,8 +179,14 @@ export class ApiError extends Error {
     return new ApiError(400, 'BadRequest', message)
   }
 
+  /**
+   * 422 Invalid. `message` reads "field: what is wrong"; the field also goes into the causes,
+   * which is what kubectl prints under "The Deployment "web" is invalid:".
+   */
   static invalid(r: ResourceType, name: string, message: string): ApiError {
-    return new ApiError(422, 'Invalid', `${r.kind} "${name}" is invalid: ${message}`, {name, group: r.group, kind: r.kind})
+    const m = /^([\w.[\]"/-]+(?:, [\w.[\]"/-]+)*): (.*)$/s.exec(message)
+    const causes = [{reason: 'FieldValueInvalid', message: m ? m[2]! : message, ...(m && {field: m[1]})}]
+    return new ApiError(422, 'Invalid', `${r.kind} "${name}" is invalid: ${message}`, {name, group: r.group, kind: r.kind, causes})
   }
 }
 

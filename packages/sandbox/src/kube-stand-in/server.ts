@@ -52,6 +52,8 @@ export interface K8sStandIn {
   writeKubeconfig(file: string, opts?: {context?: string; namespace?: string}): Promise<void>
   /** Create or replace objects of any kind the stand-in serves (status included, if given). */
   seed(objects: object[]): void
+  /** Create or replace a Node with a kubelet-like status (Ready unless `ready: false`); returns it as stored. */
+  putNode(name: string, opts?: NodeOptions): K8sObject
   /**
    * Fault knob: {ready:false} keeps the Deployment's pods unready; {crashLoop:true} crash-loops
    * them; {ready:true, crashLoop:false} heals. May be set before the Deployment exists. With
@@ -105,6 +107,9 @@ export async function startK8sStandIn(opts: {port?: number; host?: string} = {})
     seed(objects: object[]): void {
       for (const o of objects) store.put(o as K8sObject)
     },
+    putNode(name: string, o: NodeOptions = {}): K8sObject {
+      return store.put(nodeObject(name, o))
+    },
     setDeploymentHealth(namespace: string, name: string, h: DeploymentHealth): void {
       controllers.setDeploymentHealth(namespace, name, h)
     },
@@ -149,10 +154,21 @@ export async function startK8sStandIn(opts: {port?: number; host?: string} = {})
   }
 }
 
-/** What a fresh cluster has: the system namespaces, two Ready nodes and the `kubernetes` Service. */
-function initialObjects(): K8sObject[] {
-  const ns = (name: string): K8sObject => ({apiVersion: 'v1', kind: 'Namespace', metadata: {name}})
-  const node = (name: string, ip: string, zone: string): K8sObject => ({
+export interface NodeOptions {
+  /** InternalIP; default one in 172.18.1.0/24 derived from the name. */
+  ip?: string
+  zone?: string
+  instanceType?: string
+  /** false: the kubelet reports NotReady. */
+  ready?: boolean
+  labels?: Record<string, string>
+}
+
+/** A Node as a kubelet registers it (labels, capacity, conditions, addresses). */
+export function nodeObject(name: string, o: NodeOptions = {}): K8sObject {
+  const ip = o.ip ?? `172.18.1.${([...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 250, 7) % 250) + 2}`
+  const ready = o.ready !== false
+  return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
@@ -161,8 +177,9 @@ function initialObjects(): K8sObject[] {
         'kubernetes.io/hostname': name,
         'kubernetes.io/os': 'linux',
         'kubernetes.io/arch': 'amd64',
-        'node.kubernetes.io/instance-type': 'm6i.large',
-        'topology.kubernetes.io/zone': zone,
+        'node.kubernetes.io/instance-type': o.instanceType ?? 'm6i.large',
+        'topology.kubernetes.io/zone': o.zone ?? 'eu-west-1a',
+        ...o.labels,
       },
     },
     spec: {podCIDR: '10.244.0.0/24'},
@@ -171,7 +188,9 @@ function initialObjects(): K8sObject[] {
         {type: 'MemoryPressure', status: 'False', reason: 'KubeletHasSufficientMemory', message: 'kubelet has sufficient memory available'},
         {type: 'DiskPressure', status: 'False', reason: 'KubeletHasNoDiskPressure', message: 'kubelet has no disk pressure'},
         {type: 'PIDPressure', status: 'False', reason: 'KubeletHasSufficientPID', message: 'kubelet has sufficient PID available'},
-        {type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status'},
+        ready
+          ? {type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status'}
+          : {type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.'},
       ],
       addresses: [
         {type: 'InternalIP', address: ip},
@@ -192,14 +211,19 @@ function initialObjects(): K8sObject[] {
         bootID: name,
       },
     },
-  })
+  }
+}
+
+/** What a fresh cluster has: the system namespaces, two Ready nodes and the `kubernetes` Service. */
+function initialObjects(): K8sObject[] {
+  const ns = (name: string): K8sObject => ({apiVersion: 'v1', kind: 'Namespace', metadata: {name}})
   return [
     ns('default'),
     ns('kube-system'),
     ns('kube-public'),
     ns('kube-node-lease'),
-    node('sandbox-node-1', '172.18.0.2', 'eu-west-1a'),
-    node('sandbox-node-2', '172.18.0.3', 'eu-west-1b'),
+    nodeObject('sandbox-node-1', {ip: '172.18.0.2', zone: 'eu-west-1a'}),
+    nodeObject('sandbox-node-2', {ip: '172.18.0.3', zone: 'eu-west-1b'}),
     {
       apiVersion: 'v1',
       kind: 'Service',

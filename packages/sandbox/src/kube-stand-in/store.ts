@@ -8,7 +8,7 @@
  */
 import {randomUUID} from 'node:crypto'
 import {ApiError, RESOURCES, apiVersionOf, resourceForKind, type ResourceType} from './resources.js'
-import {clone, deepEqual, prune, randomSuffix, timestamp} from './util.js'
+import {clone, deepEqual, isPlainObject, prune, randomSuffix, timestamp} from './util.js'
 
 export interface OwnerReference {
   apiVersion: string
@@ -125,7 +125,7 @@ export class ObjectStore {
     delete meta.deletionTimestamp
     if (r.generation) meta.generation = 1
     else delete meta.generation
-    this.admit(r, obj, undefined)
+    this.admit(r, obj, undefined, opts.dryRun)
     if (opts.dryRun) return obj
     return this.commit('ADDED', r, obj)
   }
@@ -156,7 +156,7 @@ export class ObjectStore {
     }
     next.apiVersion = apiVersionOf(r)
     next.kind = r.kind
-    this.admit(r, next, existing)
+    this.admit(r, next, existing, opts.dryRun)
     if (r.generation) {
       const gen = existing.metadata.generation ?? 1
       next.metadata.generation = deepEqual(specOf(existing), specOf(next)) ? gen : gen + 1
@@ -267,8 +267,21 @@ export class ObjectStore {
     return clone(obj)
   }
 
-  /** Defaulting and the little validation the real API server would do on every write. */
-  private admit(r: ResourceType, obj: K8sObject, existing: K8sObject | undefined): void {
+  /**
+   * Defaulting and the little validation the real API server would do on every write. A dry
+   * run is admitted the same way (so it fails where the write would) but allocates nothing.
+   */
+  private admit(r: ResourceType, obj: K8sObject, existing: K8sObject | undefined, dryRun = false): void {
+    if (dryRun) {
+      const counters = {ip: this.nextServiceIp, port: this.nextNodePort}
+      try {
+        this.admit(r, obj, existing)
+      } finally {
+        this.nextServiceIp = counters.ip
+        this.nextNodePort = counters.port
+      }
+      return
+    }
     const name = obj.metadata.name!
     switch (r.kind) {
       case 'Namespace': {
@@ -350,6 +363,35 @@ export class ObjectStore {
       case 'Pod': {
         obj.spec ??= {}
         obj.spec.restartPolicy ??= 'Always'
+        break
+      }
+      case 'RoleBinding':
+      case 'ClusterRoleBinding': {
+        const ref = obj.roleRef as {apiGroup?: string; kind?: string; name?: string} | undefined
+        if (!ref?.kind || !ref.name) throw ApiError.invalid(r, name, 'roleRef.kind, roleRef.name: Required value')
+        if (ref.kind !== 'ClusterRole' && (ref.kind !== 'Role' || r.kind === 'ClusterRoleBinding')) {
+          throw ApiError.invalid(r, name, `roleRef.kind: Unsupported value: "${ref.kind}": supported values: ${r.kind === 'RoleBinding' ? '"Role", ' : ''}"ClusterRole"`)
+        }
+        ref.apiGroup ??= 'rbac.authorization.k8s.io'
+        if (existing && !deepEqual(existing.roleRef, ref)) throw ApiError.invalid(r, name, 'roleRef: Invalid value: cannot change roleRef')
+        for (const s of (obj.subjects ?? []) as Array<{kind?: string; apiGroup?: string}>) s.apiGroup ??= s.kind === 'ServiceAccount' ? '' : 'rbac.authorization.k8s.io'
+        break
+      }
+      case 'Role':
+      case 'ClusterRole': {
+        const rules = (obj.rules ?? []) as Array<{verbs?: string[]}>
+        const bad = rules.findIndex((rule) => !rule.verbs?.length)
+        if (bad >= 0) throw ApiError.invalid(r, name, `rules[${bad}].verbs: Required value: verbs must contain at least one value`)
+        break
+      }
+      case 'NetworkPolicy': {
+        const spec = (obj.spec ??= {})
+        if (!isPlainObject(spec.podSelector)) throw ApiError.invalid(r, name, 'spec.podSelector: Required value')
+        spec.policyTypes ??= ['Ingress', ...(spec.egress ? ['Egress'] : [])]
+        break
+      }
+      case 'ResourceQuota': {
+        obj.spec ??= {}
         break
       }
     }

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {SandboxUsageError} from '../../sandbox-error.js'
 import {SandboxCommand, stateDirFlag} from '../../command.js'
 import {controlCall, frontCall, requireSandbox} from '../../manager.js'
+import {SANDBOX} from '../../seed.js'
 
 const API_KINDS = {
   throttle: 'throttle',
@@ -15,13 +16,15 @@ export default class SandboxFault extends SandboxCommand<typeof SandboxFault> {
   static override summary = 'Inject or clear faults: in a stack, in a Kubernetes deployment, or in front of an AWS API.'
   static override description = `Stacks (--stack): an error rate (5xx), added latency, or down (connection refused) / up.
 AWS APIs (--api service:Operation, or service:* ): the next N requests (or a --probability of them) answered with Throttling, PriorRequestNotComplete, HTTP 500/503, a dropped connection, or delayed by --latency — as AWS would answer, so the SDK's and clipper-ops's retries meet the real thing.
-Deployments (--deployment namespace/name): pods unready, crash-looping, or healthy again.`
+Deployments (--deployment namespace/name): pods unready, crash-looping, or healthy again.
+EKS node groups (--nodegroup name): DEGRADED with a health issue, as AWS reports one that lost instances, or healthy again.`
 
   static override examples = [
     {description: 'Half the Kubernetes stack answers 503', command: '<%= config.bin %> sandbox fault --stack kubernetes --error-rate 0.5'},
     {description: 'Slow, or down', command: '<%= config.bin %> sandbox fault --stack kubernetes --latency 300ms\n<%= config.bin %> sandbox fault --stack legacy --down'},
     {description: 'Throttle the next three Route 53 change batches', command: '<%= config.bin %> sandbox fault --api route53:ChangeResourceRecordSets --throttle 3'},
     {description: 'Crash-loop the backend', command: '<%= config.bin %> sandbox fault --deployment clipper/clipper-backend --crash-loop'},
+    {description: 'A node group that cannot launch instances', command: '<%= config.bin %> sandbox fault --nodegroup clipper-nodes --degraded'},
     {description: 'Clear every fault', command: '<%= config.bin %> sandbox fault --clear'},
   ]
 
@@ -41,7 +44,9 @@ Deployments (--deployment namespace/name): pods unready, crash-looping, or healt
     deployment: Flags.string({summary: 'A Kubernetes deployment as namespace/name.'}),
     'crash-loop': Flags.boolean({summary: 'With --deployment: its pods crash-loop.'}),
     unready: Flags.boolean({summary: 'With --deployment: its pods are not ready.'}),
-    healthy: Flags.boolean({summary: 'With --deployment: heal it.'}),
+    healthy: Flags.boolean({summary: 'With --deployment or --nodegroup: heal it.'}),
+    nodegroup: Flags.string({summary: 'An EKS node group of the sandbox cluster, by name.'}),
+    degraded: Flags.boolean({summary: 'With --nodegroup: DEGRADED, with an instance-launch health issue.'}),
     clear: Flags.boolean({summary: 'Clear every fault: AWS faults, stack knobs (all up, no errors, no latency).'}),
     list: Flags.boolean({summary: 'Show the faults in place.'}),
     'state-dir': stateDirFlag,
@@ -49,8 +54,8 @@ Deployments (--deployment namespace/name): pods unready, crash-looping, or healt
 
   async run(): Promise<unknown> {
     const f = this.flags
-    const targets = [f.stack, f.api, f.deployment, f.clear || undefined, f.list || undefined].filter((x) => x !== undefined)
-    if (targets.length !== 1) throw new SandboxUsageError('Give exactly one of --stack, --api, --deployment, --clear or --list (see --help).', {code: 'BAD_FAULT'})
+    const targets = [f.stack, f.api, f.deployment, f.nodegroup, f.clear || undefined, f.list || undefined].filter((x) => x !== undefined)
+    if (targets.length !== 1) throw new SandboxUsageError('Give exactly one of --stack, --api, --deployment, --nodegroup, --clear or --list (see --help).', {code: 'BAD_FAULT'})
     const info = requireSandbox(this.stateRoot(f['state-dir']))
 
     if (f.list) {
@@ -77,6 +82,24 @@ Deployments (--deployment namespace/name): pods unready, crash-looping, or healt
       if (Object.keys(knobs).length === 0) throw new SandboxUsageError('--stack needs --error-rate, --latency, --down or --up.', {code: 'BAD_FAULT'})
       const r = await controlCall(info, `/stacks/${f.stack}`, knobs)
       if (!this.jsonEnabled()) this.log(`${f.stack} stack: ${r.up ? 'up' : 'DOWN'}, error rate ${r.errorRate}, latency +${r.latencyMs}ms`)
+      return r
+    }
+    if (f.nodegroup) {
+      if (!f.degraded && !f.healthy) throw new SandboxUsageError('--nodegroup needs --degraded or --healthy.', {code: 'BAD_FAULT'})
+      const health = f.degraded
+        ? {
+            status: 'DEGRADED',
+            issues: [
+              {
+                code: 'AsgInstanceLaunchFailures',
+                message: 'Could not launch On-Demand Instances. InsufficientInstanceCapacity (sandbox fault)',
+                resourceIds: [`eks-${f.nodegroup}`],
+              },
+            ],
+          }
+        : {status: 'ACTIVE', issues: []}
+      const r = await frontCall(info, 'POST', `/_sandbox/eks/${encodeURIComponent(SANDBOX.cluster)}/nodegroups/${encodeURIComponent(f.nodegroup)}`, health)
+      if (!this.jsonEnabled()) this.log(`node group ${SANDBOX.cluster}/${f.nodegroup}: ${health.status}`)
       return r
     }
     if (f.deployment) {

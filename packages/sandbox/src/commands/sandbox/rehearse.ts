@@ -34,7 +34,7 @@ Exit codes: 0 both succeeded, 1 one failed (see its report), 2 bad flags, 130 in
     const results: Record<string, unknown> = {}
     let exitCode = 0
     try {
-      const {info, started} = await sandboxUp(stateRoot)
+      const {info, started} = await sandboxUp(stateRoot, {cliRoot: this.config.root})
       this.note(started ? `Sandbox ready in ${((info.readyMs ?? 0) / 1000).toFixed(1)}s (${info.awsEndpoint}).` : 'Using the running sandbox.')
       for (const w of info.warnings ?? []) process.stderr.write(`Warning: ${w}\n`)
       for (const run of RUNS) {

@@ -25,7 +25,7 @@ export default class SandboxUp extends SandboxCommand<typeof SandboxUp> {
 
   async run(): Promise<unknown> {
     const dir = this.stateRoot(this.flags['state-dir'])
-    const {info, started} = await sandboxUp(dir, {ttlSeconds: this.flags.ttl, changeDelayMs: this.flags['change-delay']})
+    const {info, started} = await sandboxUp(dir, {ttlSeconds: this.flags.ttl, changeDelayMs: this.flags['change-delay'], cliRoot: this.config.root})
     // What the sandbox lacks is said even with --json (on stderr): a rehearsal would fail later.
     for (const w of info.warnings ?? []) process.stderr.write(`Warning: ${w}\n`)
     if (!this.jsonEnabled()) {

@@ -15,7 +15,7 @@ import type {RunInput} from './engine/draft.js'
 import type {EngineHost} from './engine/events.js'
 import {resumeRun, runbookMutates, runbookNeeds, startRun, type EngineOptions, type RunOutcome} from './engine/executor.js'
 import {checkSavedPlan, planRun} from './engine/planner.js'
-import {resolveTarget} from './engine/target.js'
+import {loadEnvironment, resolveTarget} from './engine/target.js'
 import {whoAmI, type Who} from './engine/state.js'
 import type {Runbook} from './runbook/schema.js'
 import {createHost, hostMode} from './hosts/index.js'
@@ -57,6 +57,9 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
     return this.withEngine({who, saved}, (opts) => startRun(input, opts))
   }
 
+  /** What a command does once its run has ended, however it ended (the drill cleans up and writes its reports). */
+  protected async afterRun(_outcome: RunOutcome): Promise<void> {}
+
   /** Continue a run that stopped, with the operator's decisions on in-doubt steps. */
   protected async resumeRunbook(id: string, decisions: {assumeDone?: string[]; rerun?: string[]}): Promise<unknown> {
     const stateDir = this.stateDir(this.runFlags['state-dir'])
@@ -66,7 +69,15 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
     const {loadRunbookCopy} = await import('./engine/executor.js')
     const env = state.environment && state.environmentConfig ? {name: state.environment, environment: state.environmentConfig} : undefined
     const who = await this.identify(env, await loadRunbookCopy({dir: stateDir.runDir(runId), state}))
-    return this.withEngine({who, ...decisions}, (opts) => resumeRun(runId, opts))
+    // Steps need the real config (the state holds a redacted copy): read it again; the engine checks it is unchanged.
+    // Without a config to read (moved away), the run goes on with its recorded copy, as before.
+    let environment
+    try {
+      environment = state.environment ? loadEnvironment({env: state.environment, config: this.runFlags.config, stateRoot: stateDir.root}).environment : undefined
+    } catch {
+      environment = undefined
+    }
+    return this.withEngine({who, environment, ...decisions}, (opts) => resumeRun(runId, opts))
   }
 
   /** Who is acting: the local user, and for environments on AWS the caller identity (for the audit trail). */
@@ -139,6 +150,7 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
       await host.close?.()
       for (const s of SIGNALS) process.off(s, onSignal)
     }
+    await this.afterRun(outcome)
     const s = outcome.state
     if (!this.jsonEnabled() && f.output !== 'json') {
       if (f.output === 'markdown') this.log(runMarkdown(s))

@@ -27,6 +27,7 @@ import type {AgendaItem, AgendaStep, EngineEvent, EngineHost} from './events.js'
 import {compensationFor, specAt} from './expand.js'
 import {acquireLock, lockTtlMs, type HeldLock, type LockBackend} from './lock.js'
 import {lockBackendForEnvironment} from './lock-backends.js'
+import type {Environment} from '../config/schema.js'
 import {newRunId, RunJournal, StateDir, whoAmI, type RunState, type StepRecord, type Who} from './state.js'
 import {writeRunReports} from '../report/run-report.js'
 
@@ -49,6 +50,11 @@ export interface EngineOptions {
   rerun?: string[]
   /** --plan: each step's artifacts from the reviewed plan, by name (see StepContext.saved). */
   saved?: Record<string, Record<string, string>>
+  /**
+   * The environment's config as loaded, secrets and all: what steps use. The run's state keeps a
+   * redacted copy (it is written to disk); a resume passes the config read again.
+   */
+  environment?: Environment
 }
 
 export interface RunOutcome {
@@ -105,7 +111,7 @@ export async function startRun(input: RunInput, opts: EngineOptions): Promise<Ru
   const redactor = new Redactor()
   const {state} = draftRun(input, {id: newRunId(input.loaded.runbook.name), who, redactor, dryRun: false})
   const backend = opts.lockBackend ?? (await lockBackendForEnvironment(input.env?.environment, opts.stateDir))
-  const exec = new RunExecutor(opts, redactor)
+  const exec = new RunExecutor({...opts, environment: input.env?.environment}, redactor)
   // The lock comes first: a refused run leaves no run directory behind.
   await exec.lock(backend, state)
   const journal = RunJournal.create(opts.stateDir, redactor.deep(state), input.loaded.source)
@@ -128,6 +134,16 @@ export async function resumeRun(runId: string, opts: EngineOptions): Promise<Run
   }
   const rb = await loadRunbookCopy(journal)
   const redactor = new Redactor()
+  // The config read again must be the one the run started with (compared as written: redacted).
+  if (opts.environment && JSON.stringify(redactor.deep(opts.environment)) !== JSON.stringify(state.environmentConfig)) {
+    journal.close()
+    throw new UsageError(
+      `The config of ${state.environment} changed since run ${runId} started; resuming would act with other settings than it planned. Restore the config, or start a new run.`,
+      {
+        code: 'CONFIG_CHANGED',
+      },
+    )
+  }
   const exec = new RunExecutor(opts, redactor)
   const backend = opts.lockBackend ?? (await lockBackendForEnvironment(state.environmentConfig, opts.stateDir))
   try {
@@ -491,7 +507,7 @@ class RunExecutor {
       runId: state.id,
       stepId: rec.id,
       envName: state.environment,
-      environment: state.environmentConfig,
+      environment: this.opts.environment ?? state.environmentConfig,
       dryRun: false,
       signal,
       prompt: {
@@ -516,7 +532,7 @@ class RunExecutor {
       remainingMs: () => (state.deadline ? Date.parse(state.deadline.at) - Date.now() : undefined),
       secret: (v) => this.redactor.add(v),
       redact: (t) => this.redactor.text(t),
-      childEnv: childEnvFor(state.environmentConfig, this.opts.childEnv),
+      childEnv: childEnvFor(this.opts.environment ?? state.environmentConfig, this.opts.childEnv),
       projected: new Map(),
       saved: this.opts.saved?.[rec.id],
       kinds: {load: loadKind},

@@ -1,8 +1,9 @@
 /**
  * The sandbox daemon: one background Node process (started by `clipper-ops sandbox up`) that
  * hosts the AWS front, the Kubernetes stand-in, the two stacks, the public router and a control
- * API, with moto_server as its child. It seeds the world, writes the files users point their
- * tools at, reports ready in sandbox.json, and on SIGTERM closes everything and stops moto.
+ * API, with moto_server as its child, and the PostgreSQL servers behind RDS. It seeds the world,
+ * writes the files users point their tools at, reports ready in sandbox.json, and on SIGTERM
+ * closes everything and stops moto and PostgreSQL.
  *
  * Run as: node daemon.js <state-dir> [--ttl seconds] [--change-delay ms]
  */
@@ -19,6 +20,7 @@ import type {Router} from './router.js'
 import type {PrometheusStandIn, SeriesValues} from './prometheus.js'
 import type {SeedFacts} from './seed.js'
 import type {Stack, StackName} from './stacks.js'
+import type {PostgresFleet} from './postgres/fleet.js'
 
 interface World {
   moto: MotoServer
@@ -28,6 +30,28 @@ interface World {
   router: Router
   prometheus: PrometheusStandIn
   facts: SeedFacts
+  /** The PostgreSQL behind RDS; undefined when there is none. */
+  postgres?: PostgresFleet
+}
+
+/**
+ * The primary with its data and first base backup, and the base backup behind the seeded
+ * snapshot. Without PostgreSQL (or when it fails to start) a warning instead: the rest of the
+ * sandbox works without it.
+ */
+async function startPostgres(sandboxDir: string): Promise<{fleet?: PostgresFleet; warning?: string}> {
+  try {
+    const [{PostgresFleet}, {SANDBOX}] = await Promise.all([import('./postgres/fleet.js'), import('./seed.js')])
+    const started = Date.now()
+    const r = await PostgresFleet.start({sandboxDir, log: (line) => console.log(line)})
+    if ('warning' in r) return {warning: r.warning}
+    // Failure is logged by the fleet, and the snapshot then says failed.
+    await r.fleet.takeBaseBackup(SANDBOX.dbSnapshot).done.catch(() => undefined)
+    console.log(`postgres: primary on port ${r.fleet.port}, seeded and backed up in ${Date.now() - started}ms (data in ${r.fleet.dataRoot})`)
+    return {fleet: r.fleet}
+  } catch (e) {
+    return {warning: `PostgreSQL did not start (${(e as Error).message}); the sandbox's RDS instance keeps moto's fake endpoint.`}
+  }
 }
 
 /** The series the Prometheus stand-in serves, computed from the stacks' last minute of traffic. */
@@ -59,8 +83,11 @@ async function main(): Promise<void> {
   writeFileSync(layout.daemonPid, String(process.pid))
 
   const mark = (what: string) => console.log(`${String(Date.now() - started).padStart(5)}ms ${what}`)
-  // moto (a Python process) takes the longest to start: everything else starts meanwhile.
+  // moto (a Python process) and PostgreSQL (initdb, seeding, base backups) take the longest to
+  // start: everything else starts meanwhile.
   const motoStarting = startMoto({logFile: layout.motoLog})
+  let postgresStarting = startPostgres(layout.dir)
+  stopPostgresOnFailure = async () => (await postgresStarting).fleet?.stop()
   const [
     {startAwsFront},
     {startK8sStandIn},
@@ -95,7 +122,9 @@ async function main(): Promise<void> {
   const world: World = {moto, front, k8s, stacks, prometheus, router: undefined as never, facts: undefined as never}
   const seed = async (w: World, ttlSeconds: number): Promise<SeedFacts> => {
     seedKubernetes(w.k8s)
+    const {clipperPassword} = await import('./postgres/fleet.js')
     const facts = await seedAws({
+      dbPassword: clipperPassword(layout.dir),
       motoUrl: w.moto.url,
       ttl: ttlSeconds,
       stackPorts: {legacy: w.stacks.legacy.port, kubernetes: w.stacks.kubernetes.port},
@@ -106,7 +135,7 @@ async function main(): Promise<void> {
     // The rest of the platform (what verify --phase post reads) is seeded in the background; until
     // it is done the front holds calls to its services, so nobody sees it half made.
     const platformStarted = Date.now()
-    const platform = seedPlatform(w.moto.url).then(
+    const platform = seedPlatform(w.moto.url, facts.network).then(
       () => console.log(`platform seeded in ${Date.now() - platformStarted}ms (in the background)`),
       (e: unknown) => console.log(`platform seeding failed: ${(e as Error).stack}`),
     )
@@ -115,6 +144,14 @@ async function main(): Promise<void> {
   }
   world.facts = await seed(world, ttl)
   mark('seeded')
+  const attachPostgres = async (): Promise<string[]> => {
+    const pg = await postgresStarting
+    world.postgres = pg.fleet
+    world.front.rds.attach(pg.fleet, SANDBOX.db)
+    return pg.warning ? [pg.warning] : []
+  }
+  const postgresWarnings = await attachPostgres()
+  mark(world.postgres ? `postgres ready (port ${world.postgres.port})` : 'no postgres')
   world.router = await startRouter({
     motoUrl: moto.url,
     region: SANDBOX.region,
@@ -132,7 +169,9 @@ async function main(): Promise<void> {
 
   const urls = {aws: front.url, control: controlUrl, legacy: stacks.legacy.url, kubernetes: stacks.kubernetes.url, public: world.router.url, prometheus: prometheus.url}
   await k8s.writeKubeconfig(layout.kubeconfig, {context: 'sandbox', namespace: SANDBOX.namespace})
-  const {helm, warnings} = await writeSandboxFiles(layout, world.facts, urls, ttl, cliRoot)
+  const files = await writeSandboxFiles(layout, world.facts, urls, ttl, cliRoot, world.postgres?.databaseUrl())
+  const helm = files.helm
+  const warnings = [...postgresWarnings, ...files.warnings]
   for (const w of warnings) console.log(`warning: ${w}`)
   mark('files written')
 
@@ -161,6 +200,7 @@ async function main(): Promise<void> {
     bin: layout.bin,
     helm: helm ?? null,
     warnings,
+    postgres: world.postgres?.status() ?? null,
     logs: {daemon: layout.daemonLog, moto: layout.motoLog, awsRequests: layout.awsRequests},
   }
   atomicWriteFile(layout.info, `${JSON.stringify(info, null, 2)}\n`)
@@ -180,6 +220,8 @@ async function main(): Promise<void> {
       world.stacks.kubernetes.close(),
       world.front.close(),
       world.k8s.close(),
+      // Every PostgreSQL server stopped and its data removed (sandbox down cleans up after a daemon that could not).
+      world.postgres?.stop(),
     ])
     await world.moto.stop()
     for (const f of [layout.info, layout.daemonPid, layout.motoPid]) rmSync(f, {force: true})
@@ -192,6 +234,12 @@ async function main(): Promise<void> {
 
   // Reset: a fresh moto state, front and Kubernetes stand-in on the same ports, healthy stacks.
   async function reset(): Promise<void> {
+    // A fresh PostgreSQL too (the same password): the old one's servers stopped, its data removed.
+    const previous = world.postgres
+    postgresStarting = (async () => {
+      await previous?.stop()
+      return startPostgres(layout.dir)
+    })()
     await fetch(`${world.moto.url}/moto-api/reset`, {method: 'POST'})
     const frontPort = world.front.port
     const k8sPort = world.k8s.port
@@ -204,9 +252,12 @@ async function main(): Promise<void> {
       s.resetStats()
     }
     world.facts = await seed(world, ttl)
+    const resetWarnings = await attachPostgres()
     world.router.flush()
-    await writeSandboxFiles(layout, world.facts, urls, ttl, cliRoot)
+    await writeSandboxFiles(layout, world.facts, urls, ttl, cliRoot, world.postgres?.databaseUrl())
     info.hostedZoneId = world.facts.hostedZoneId
+    info.postgres = world.postgres?.status() ?? null
+    for (const w of resetWarnings) if (!info.warnings.includes(w)) info.warnings.push(w)
     atomicWriteFile(layout.info, `${JSON.stringify(info, null, 2)}\n`)
   }
 }
@@ -242,6 +293,7 @@ async function handleControl(c: {world: World; layout: SandboxLayout; ttl: numbe
         stacks: Object.fromEntries(Object.values(world.stacks).map((s) => [s.name, {url: s.url, ...s.knobs, totals: s.totals, lastMinute: s.window(60)}])),
         resolver: world.router.view(),
         faults: world.front.faults.list(),
+        postgres: world.postgres?.status() ?? null,
         ttl,
       })
     }
@@ -270,7 +322,11 @@ async function handleControl(c: {world: World; layout: SandboxLayout; ttl: numbe
   }
 }
 
-main().catch((error) => {
+/** What a daemon that fails to start must still stop: PostgreSQL runs detached, outside its process group. */
+let stopPostgresOnFailure: (() => Promise<void>) | undefined
+
+main().catch(async (error) => {
   console.error(`sandbox failed to start: ${(error as Error).stack ?? error}`)
+  await Promise.race([stopPostgresOnFailure?.().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))])
   process.exit(1)
 })

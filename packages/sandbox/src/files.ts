@@ -3,7 +3,8 @@
  * environment pointing at everything (and `sandbox-next`, a platform for provision to build), a kubeconfig, AWS profile files (dummy keys: moto checks
  * none), a Terraform CLI config that uses the local provider mirror, and a bin/ directory of
  * tools that the sandbox environment (only) puts first on PATH: the real helm, and a stand-in
- * for `docker compose` (no Docker engine runs here).
+ * for `docker compose` (no Docker engine runs here). When a real PostgreSQL backs the RDS
+ * instance, the sandbox environment's tools get its URL in CLIPPER_SANDBOX_DATABASE_URL.
  */
 import {chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
@@ -100,7 +101,15 @@ redis_enabled        = false # moto lists member clusters of a replication group
 db_parameters        = {}    # moto reads parameters back without Source=user: a change on every plan
 `
 
-export async function writeSandboxFiles(layout: SandboxLayout, facts: SeedFacts, urls: SandboxUrls, ttl: number, cliRoot?: string): Promise<{helm?: string; warnings: string[]}> {
+export async function writeSandboxFiles(
+  layout: SandboxLayout,
+  facts: SeedFacts,
+  urls: SandboxUrls,
+  ttl: number,
+  cliRoot?: string,
+  /** The URL of the PostgreSQL behind the RDS instance (with the clipper role's password), when one runs. */
+  databaseUrl?: string,
+): Promise<{helm?: string; warnings: string[]}> {
   write(layout.awsCredentials, '[sandbox]\naws_access_key_id = sandbox\naws_secret_access_key = sandbox\n', 0o600)
   write(layout.awsConfig, `[profile sandbox]\nregion = ${SANDBOX.region}\noutput = json\nendpoint_url = ${urls.aws}\n`)
 
@@ -163,6 +172,7 @@ export async function writeSandboxFiles(layout: SandboxLayout, facts: SeedFacts,
       HELM_CONFIG_HOME: join(layout.helmHome, 'config'),
       HELM_DATA_HOME: join(layout.helmHome, 'data'),
       CLIPPER_OPS_SANDBOX_CONTROL: urls.control,
+      ...(databaseUrl ? {[SANDBOX.databaseUrlEnv]: databaseUrl} : {}),
     },
   }
   const sandboxHelm = workerRelease(layout, cliRoot, 'sandbox')
@@ -206,7 +216,21 @@ export async function writeSandboxFiles(layout: SandboxLayout, facts: SeedFacts,
           services: ['backend', 'frontend'],
           healthUrl: `${urls.legacy}/health`,
         },
-        database: {rdsInstance: SANDBOX.db},
+        database: {rdsInstance: SANDBOX.db, ...(databaseUrl ? {urlEnv: SANDBOX.databaseUrlEnv} : {})},
+        // The drill's validation of a restored copy: the seeded data is there, and how fresh it is.
+        ...(databaseUrl
+          ? {
+              dr: {
+                checks: [
+                  {name: 'users', sql: 'select count(*) from users', min: 500},
+                  {name: 'clips', sql: 'select count(*) from clips', min: 2000},
+                  {name: 'clip views', sql: 'select count(*) from clip_views', min: 5000},
+                ],
+                freshness: 'select max(viewed_at) from clip_views',
+                timeout: '10m',
+              },
+            }
+          : {}),
         backup: {vault: SANDBOX.vault, plan: SANDBOX.plan},
         rollout: {
           steps: [10, 50, 100],
@@ -246,6 +270,9 @@ export async function writeSandboxFiles(layout: SandboxLayout, facts: SeedFacts,
   write(
     layout.config,
     `# Written by "clipper-ops sandbox up"; rewritten on every start. Use it with --env sandbox (the\n# running platform) or --env sandbox-next (one that provision builds). clipper-ops finds it when\n# you have no clipper-ops.yaml of your own, or have one without a sandbox environment.\n${stringify(config, {lineWidth: 0})}`,
+    // It holds the database's password: for its owner only.
+    0o600,
   )
+  chmodSync(layout.config, 0o600)
   return {helm, warnings}
 }

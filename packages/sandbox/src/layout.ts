@@ -34,7 +34,19 @@ export interface SandboxInfo {
   helm: string | null
   /** What the sandbox lacks, said once when it starts. */
   warnings: string[]
+  /** The PostgreSQL behind the RDS instance, or null when there is none (see warnings). */
+  postgres?: SandboxPostgres | null
   logs: {daemon: string; moto: string; awsRequests: string}
+}
+
+export interface SandboxPostgres {
+  /** The primary's port on 127.0.0.1 (the RDS instance's endpoint). */
+  port: number
+  /** Where all its data is: the primary, the WAL archive, base backups, restored copies, logs. */
+  dataRoot: string
+  archiveDir: string
+  /** Base backups taken (and finished) so far. */
+  baseBackups: number
 }
 
 export class SandboxLayout {

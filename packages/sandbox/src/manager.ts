@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import {sandboxPackageRoot} from './package-root.js'
 import {SandboxError, SandboxUsageError} from './sandbox-error.js'
 import {SandboxLayout, type SandboxInfo} from './layout.js'
+import {cleanupPostgres} from './postgres/cleanup.js'
 
 export function layoutFor(stateDir: string): SandboxLayout {
   return new SandboxLayout(stateDir)
@@ -83,6 +84,7 @@ export async function sandboxUp(stateDir: string, o: UpOptions = {}): Promise<{i
     const info = layout.readInfo()
     if (info?.state === 'ready' && info.pid === child.pid) return {info, started: true}
     if (exited !== null) {
+      await cleanupPostgres(layout.dir)
       throw new SandboxError(`The sandbox failed to start (exit ${exited}). From ${layout.daemonLog}:\n${tail(layout.daemonLog)}`, {code: 'SANDBOX_FAILED'})
     }
     await new Promise((r) => setTimeout(r, 50))
@@ -93,7 +95,11 @@ export async function sandboxUp(stateDir: string, o: UpOptions = {}): Promise<{i
   })
 }
 
-/** Stop the daemon's whole process group (moto too); SIGKILL what is left after 5 s. */
+/**
+ * Stop the daemon's whole process group (moto too); SIGKILL what is left after 5 s. Then every
+ * PostgreSQL server it started (they run detached, outside the group) and their data: the daemon
+ * stops them itself, but one killed or stuck may not have.
+ */
 export async function sandboxDown(stateDir: string): Promise<{stopped: number[]}> {
   const layout = layoutFor(stateDir)
   const info = layout.readInfo()
@@ -123,6 +129,7 @@ export async function sandboxDown(stateDir: string): Promise<{stopped: number[]}
       }
     }
   }
+  await cleanupPostgres(layout.dir)
   const {rmSync} = await import('node:fs')
   for (const f of [layout.info, layout.daemonPid, layout.motoPid]) rmSync(f, {force: true})
   return {stopped: living}

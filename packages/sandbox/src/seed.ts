@@ -2,9 +2,10 @@
  * What a fresh sandbox holds: a small but realistic Clipper environment. In AWS (moto, called
  * directly so that seeding is not in the request log): the clpr.tv hosted zone with the public
  * record as two weighted records (legacy Docker Compose at 100, Kubernetes at 0), health checks
- * on both stacks, an EKS cluster with a node group, an RDS PostgreSQL 16 instance with
- * automated backups and a manual snapshot, a backup vault and plan with recovery points, and
- * CloudWatch alarms for the 5xx rate and latency. In Kubernetes: the clipper namespace with the
+ * on both stacks, an EKS cluster with a node group, an RDS PostgreSQL 16 instance (in its own
+ * subnet group, security group and parameter group; a real PostgreSQL backs it, see postgres/)
+ * with automated backups and a manual snapshot, a backup vault and plan with recovery points,
+ * and CloudWatch alarms for the 5xx rate and latency. In Kubernetes: the clipper namespace with the
  * backend and frontend deployments, services, an HPA and an ingress.
  */
 import {randomUUID} from 'node:crypto'
@@ -25,6 +26,13 @@ export const SANDBOX = {
   deployments: ['clipper-backend', 'clipper-frontend'],
   hpas: ['clipper-backend'],
   db: 'clipper-sandbox',
+  // What a restore of it is made with (copied from it, as clipper-ops's restores do).
+  dbSubnetGroup: 'clipper-sandbox-db',
+  dbSecurityGroup: 'clipper-sandbox-db',
+  dbParameterGroup: 'clipper-sandbox-pg16',
+  dbSnapshot: 'clipper-sandbox-before-cutover',
+  // The environment variable the sandbox environment's tools get the database's URL in.
+  databaseUrlEnv: 'CLIPPER_SANDBOX_DATABASE_URL',
   vault: 'clipper-sandbox-vault',
   plan: 'clipper-daily',
   alarms: ['clipper-sandbox-5xx-rate', 'clipper-sandbox-p95-latency'],
@@ -50,25 +58,42 @@ export interface SeedFacts {
   healthChecks: {legacy: string; kubernetes: string}
   dbArn: string
   recoveryPoints: string[]
+  network: SandboxNetwork
+}
+
+/** The VPC and its subnets, made first: the database lives in the private ones. */
+export interface SandboxNetwork {
+  vpcId: string
+  subnets: {zone: string; publicId: string; privateId: string}[]
 }
 
 const CREDENTIALS = {accessKeyId: 'sandbox', secretAccessKey: 'sandbox'}
 
-type SeedOptions = {motoUrl: string; ttl: number; stackPorts: {legacy: number; kubernetes: number}; backup: BackupService; eks: EksExtras; kubernetesApi: string}
+type SeedOptions = {
+  motoUrl: string
+  ttl: number
+  stackPorts: {legacy: number; kubernetes: number}
+  backup: BackupService
+  eks: EksExtras
+  kubernetesApi: string
+  /** The master password of the RDS instance: the real database's, when one backs it. */
+  dbPassword?: string
+}
 
 /** Seed every service at once (they do not depend on each other, but for backups on the DB). */
 export async function seedAws(o: SeedOptions): Promise<SeedFacts> {
   const common = {region: SANDBOX.region, endpoint: o.motoUrl, credentials: CREDENTIALS, maxAttempts: 3}
+  const network = seedVpc(common)
   const [dns, data] = await Promise.all([
     seedRoute53(o, common),
-    seedData(o, common),
+    network.then((n) => seedData(o, common, n)),
     seedEks(common).then(() => {
       o.eks.seedAddons(SANDBOX.region, SANDBOX.cluster, [...SANDBOX.addons])
       o.eks.setEndpoint(o.kubernetesApi)
     }),
     seedAlarms(common),
   ])
-  return {...dns, ...data}
+  return {...dns, ...data, network: await network}
 }
 
 /** AWS services only the provisioned platform's seeding touches (the front holds them until it is done). */
@@ -79,9 +104,9 @@ export const PLATFORM_SERVICES = ['ec2', 'elasticloadbalancing', 'elasticache', 
  * the state bucket and lock table, ACM, ECR): what verify --phase post reads. Seeded after the
  * sandbox is ready, in the background: rehearsing a cutover needs none of it.
  */
-export async function seedPlatform(motoUrl: string): Promise<void> {
+export async function seedPlatform(motoUrl: string, network: SandboxNetwork): Promise<void> {
   const common = {region: SANDBOX.region, endpoint: motoUrl, credentials: CREDENTIALS, maxAttempts: 3}
-  await Promise.all([seedNetwork(common), seedServices(common)])
+  await Promise.all([seedNetwork(common, network), seedServices(common)])
 }
 
 type Common = {region: string; endpoint: string; credentials: typeof CREDENTIALS; maxAttempts: number}
@@ -162,10 +187,34 @@ async function seedEks(common: Common): Promise<void> {
   eks.destroy()
 }
 
-async function seedData(o: SeedOptions, common: Common): Promise<Pick<SeedFacts, 'dbArn' | 'recoveryPoints'>> {
-  const [rdsm, bm] = await Promise.all([import('@aws-sdk/client-rds'), import('@aws-sdk/client-backup')])
+async function seedData(o: SeedOptions, common: Common, network: SandboxNetwork): Promise<Pick<SeedFacts, 'dbArn' | 'recoveryPoints'>> {
+  const [rdsm, bm, ec2m] = await Promise.all([import('@aws-sdk/client-rds'), import('@aws-sdk/client-backup'), import('@aws-sdk/client-ec2')])
   const rds = new rdsm.RDSClient(common)
   const backup = new bm.BackupClient(common)
+  const ec2 = new ec2m.EC2Client(common)
+  // Where the database lives, as Terraform would leave it: private subnets, its own security
+  // group and parameter group. A restore passes them on, and moto records what it was given.
+  const [securityGroup] = await Promise.all([
+    ec2
+      .send(
+        new ec2m.CreateSecurityGroupCommand({
+          GroupName: SANDBOX.dbSecurityGroup,
+          Description: 'Clipper PostgreSQL: from the cluster only',
+          VpcId: network.vpcId,
+          TagSpecifications: [{ResourceType: 'security-group', Tags: [{Key: 'Name', Value: SANDBOX.dbSecurityGroup}]}],
+        }),
+      )
+      .then((g) => g.GroupId!),
+    rds.send(
+      new rdsm.CreateDBSubnetGroupCommand({
+        DBSubnetGroupName: SANDBOX.dbSubnetGroup,
+        DBSubnetGroupDescription: 'Clipper PostgreSQL: the private subnets',
+        SubnetIds: network.subnets.map((s) => s.privateId),
+      }),
+    ),
+    rds.send(new rdsm.CreateDBParameterGroupCommand({DBParameterGroupName: SANDBOX.dbParameterGroup, DBParameterGroupFamily: 'postgres16', Description: 'Clipper PostgreSQL 16'})),
+  ])
+  ec2.destroy()
   // The database and the backup vault and plan do not depend on each other: make them at once.
   const [db, plan] = await Promise.all([
     rds.send(
@@ -179,11 +228,14 @@ async function seedData(o: SeedOptions, common: Common): Promise<Pick<SeedFacts,
         StorageType: 'gp3',
         StorageEncrypted: true,
         MasterUsername: 'clipper',
-        // moto needs one; it is not a secret (nothing listens), and it is never printed.
-        MasterUserPassword: randomUUID(),
+        // The real database's password when one backs the instance (moto never answers it).
+        MasterUserPassword: o.dbPassword ?? randomUUID(),
         BackupRetentionPeriod: 7,
         MultiAZ: true,
         DBName: 'clipper',
+        DBSubnetGroupName: SANDBOX.dbSubnetGroup,
+        VpcSecurityGroupIds: [securityGroup],
+        DBParameterGroupName: SANDBOX.dbParameterGroup,
       }),
     ),
     backup.send(new bm.CreateBackupVaultCommand({BackupVaultName: SANDBOX.vault})).then(() =>
@@ -200,7 +252,7 @@ async function seedData(o: SeedOptions, common: Common): Promise<Pick<SeedFacts,
   const dbArn = db.DBInstance!.DBInstanceArn!
   // Daily points for three days, and one from a few minutes ago (inside the 15-minute RPO).
   const [, , ...points] = await Promise.all([
-    rds.send(new rdsm.CreateDBSnapshotCommand({DBInstanceIdentifier: SANDBOX.db, DBSnapshotIdentifier: 'clipper-sandbox-before-cutover'})),
+    rds.send(new rdsm.CreateDBSnapshotCommand({DBInstanceIdentifier: SANDBOX.db, DBSnapshotIdentifier: SANDBOX.dbSnapshot})),
     backup
       .send(
         new bm.CreateBackupSelectionCommand({
@@ -218,22 +270,37 @@ async function seedData(o: SeedOptions, common: Common): Promise<Pick<SeedFacts,
   return {dbArn, recoveryPoints: points.map((p) => (p as {RecoveryPointArn: string}).RecoveryPointArn)}
 }
 
-/** The VPC of the seeds' layout: a public and a private subnet per zone, a NAT gateway in each zone. */
-async function seedNetwork(common: Common): Promise<void> {
+const tagged = <T extends string>(type: T, name: string) => [{ResourceType: type, Tags: [{Key: 'Name', Value: name}]}]
+
+/** The VPC of the seeds' layout and its subnets, a public and a private one per zone (the database's subnet group needs them). */
+async function seedVpc(common: Common): Promise<SandboxNetwork> {
   const m = await import('@aws-sdk/client-ec2')
   const ec2 = new m.EC2Client(common)
-  const tagged = <T extends string>(type: T, name: string) => [{ResourceType: type, Tags: [{Key: 'Name', Value: name}]}]
-  const vpc = (await ec2.send(new m.CreateVpcCommand({CidrBlock: '10.0.0.0/16', TagSpecifications: tagged('vpc', SANDBOX.vpc)}))).Vpc!.VpcId!
+  const vpcId = (await ec2.send(new m.CreateVpcCommand({CidrBlock: '10.0.0.0/16', TagSpecifications: tagged('vpc', SANDBOX.vpc)}))).Vpc!.VpcId!
+  const subnets = await Promise.all(
+    SANDBOX.zones.map(async (zone, i) => {
+      const subnet = async (kind: string, cidr: string) =>
+        (await ec2.send(new m.CreateSubnetCommand({VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: zone, TagSpecifications: tagged('subnet', `${SANDBOX.vpc}-${kind}-${zone}`)})))
+          .Subnet!.SubnetId!
+      const [publicId, privateId] = await Promise.all([subnet('public', `10.0.${i}.0/24`), subnet('private', `10.0.${10 + i}.0/24`)])
+      return {zone, publicId, privateId}
+    }),
+  )
+  ec2.destroy()
+  return {vpcId, subnets}
+}
+
+/** The rest of the VPC of the seeds' layout: routes to the internet, a NAT gateway in each zone. */
+async function seedNetwork(common: Common, network: SandboxNetwork): Promise<void> {
+  const m = await import('@aws-sdk/client-ec2')
+  const ec2 = new m.EC2Client(common)
+  const vpc = network.vpcId
   const igw = (await ec2.send(new m.CreateInternetGatewayCommand({TagSpecifications: tagged('internet-gateway', `${SANDBOX.vpc}-igw`)}))).InternetGateway!.InternetGatewayId!
   await ec2.send(new m.AttachInternetGatewayCommand({InternetGatewayId: igw, VpcId: vpc}))
   const publicTable = (await ec2.send(new m.CreateRouteTableCommand({VpcId: vpc, TagSpecifications: tagged('route-table', `${SANDBOX.vpc}-public`)}))).RouteTable!.RouteTableId!
   await ec2.send(new m.CreateRouteCommand({RouteTableId: publicTable, DestinationCidrBlock: '0.0.0.0/0', GatewayId: igw}))
   await Promise.all(
-    SANDBOX.zones.map(async (zone, i) => {
-      const subnet = async (kind: string, cidr: string) =>
-        (await ec2.send(new m.CreateSubnetCommand({VpcId: vpc, CidrBlock: cidr, AvailabilityZone: zone, TagSpecifications: tagged('subnet', `${SANDBOX.vpc}-${kind}-${zone}`)})))
-          .Subnet!.SubnetId!
-      const [pub, priv] = await Promise.all([subnet('public', `10.0.${i}.0/24`), subnet('private', `10.0.${10 + i}.0/24`)])
+    network.subnets.map(async ({zone, publicId: pub, privateId: priv}) => {
       await ec2.send(new m.AssociateRouteTableCommand({RouteTableId: publicTable, SubnetId: pub}))
       const eip = (await ec2.send(new m.AllocateAddressCommand({Domain: 'vpc'}))).AllocationId!
       const nat = (await ec2.send(new m.CreateNatGatewayCommand({SubnetId: pub, AllocationId: eip, TagSpecifications: tagged('natgateway', `${SANDBOX.vpc}-nat-${zone}`)})))

@@ -129,9 +129,12 @@ describe('AWS Backup served by the front (recovery points, backup and restore jo
     expect(states.has('CREATED') || states.has('RUNNING')).toBe(true)
     expect((await backup.send(new ListBackupJobsCommand({ByBackupVaultName: VAULT}))).BackupJobs?.map((j) => j.BackupJobId)).toContain(jobId)
 
-    // The recovery point is the RDS snapshot's ARN, and the snapshot is real in moto.
-    const snaps = await rds.send(new DescribeDBSnapshotsCommand({DBInstanceIdentifier: 'orders-db'}))
-    expect(snaps.DBSnapshots?.map((s) => s.DBSnapshotArn)).toContain(started.RecoveryPointArn)
+    // The recovery point is the RDS snapshot's ARN, and the snapshot is real in moto: of type
+    // awsbackup, which AWS lists only when asked for that type.
+    const snaps = await rds.send(new DescribeDBSnapshotsCommand({DBInstanceIdentifier: 'orders-db', SnapshotType: 'awsbackup'}))
+    expect(snaps.DBSnapshots?.map((s) => [s.DBSnapshotArn, s.SnapshotType])).toContainEqual([started.RecoveryPointArn, 'awsbackup'])
+    const plain = await rds.send(new DescribeDBSnapshotsCommand({DBInstanceIdentifier: 'orders-db'}))
+    expect(plain.DBSnapshots?.map((s) => s.DBSnapshotArn)).not.toContain(started.RecoveryPointArn)
     const point = await backup.send(new DescribeRecoveryPointCommand({BackupVaultName: VAULT, RecoveryPointArn: started.RecoveryPointArn}))
     expect(point.Status).toBe('COMPLETED')
 

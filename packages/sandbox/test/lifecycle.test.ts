@@ -1,9 +1,9 @@
 /**
  * `sandbox up` and `sandbox down` as processes: up returns when everything answers (and a second
  * up finds the running one), down leaves no process behind — also when the daemon was killed
- * with SIGKILL and left moto orphaned — and a missing moto_server is reported with how to install it.
+ * with SIGKILL and left moto and PostgreSQL orphaned — and a missing moto_server is reported with how to install it.
  */
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, describe, expect, test} from 'vitest'
 import {cli, removeDir, tempDir} from '../../../test/helpers/cli.js'
@@ -54,19 +54,26 @@ describe('sandbox lifecycle', () => {
     expect(status.stderr).toContain('No sandbox is running')
   })
 
-  test('down after the daemon was SIGKILLed still stops its orphaned moto', async () => {
+  test('down after the daemon was SIGKILLed still stops its orphaned moto and PostgreSQL', async () => {
     const cwd = tempDir()
     dirs.push(cwd)
     const s = ['--state-dir', join(cwd, 'state')]
     const info = JSON.parse((await cli(['sandbox', 'up', ...s, '--json'], {cwd})).stdout)
+    // PostgreSQL's data may live outside the state dir (as root, where the postgres user can reach it).
+    const pgData: string | undefined = info.postgres?.dataRoot
     process.kill(info.pid, 'SIGKILL')
     await new Promise((r) => setTimeout(r, 200))
     expect(alive(info.motoPid)).toBe(true)
+    if (pgData) expect(processesMentioning(pgData)).not.toEqual([])
     const status = await cli(['sandbox', 'status', ...s], {cwd})
     expect(status.code).toBe(1)
     await cli(['sandbox', 'down', ...s], {cwd})
     expect(alive(info.motoPid)).toBe(false)
     expect(processesMentioning(join(cwd, 'state'))).toEqual([])
+    if (pgData) {
+      expect(processesMentioning(pgData)).toEqual([])
+      expect(existsSync(pgData)).toBe(false)
+    }
     // And a new one starts cleanly in the same place.
     const up = await cli(['sandbox', 'up', ...s, '--json'], {cwd})
     expect(up.code, up.stderr).toBe(0)

@@ -18,6 +18,7 @@ import {
 import {renderError, newRequestId, type HttpAnswer} from './wire-errors.js'
 import type {MotoClients} from './moto-clients.js'
 import type {OperationInfo} from './operation.js'
+import type {RdsBacking} from './rds-postgres.js'
 
 export const BACKUP_OPERATIONS = new Set([
   'ListRecoveryPointsByBackupVault',
@@ -167,6 +168,8 @@ export class BackupService {
   readonly restoreJobs = new Map<string, RestoreJob>()
   private readonly timers = new Set<NodeJS.Timeout>()
   private closed = false
+  /** The real database behind RDS, when there is one: backups and restores of it are made for real. */
+  rds?: RdsBacking
 
   constructor(
     private readonly moto: MotoClients,
@@ -424,6 +427,8 @@ export class BackupService {
       try {
         const out = await rds.send(new CreateDBSnapshotCommand({DBSnapshotIdentifier: snapshotIdentifier, DBInstanceIdentifier: db.instanceId}))
         const size = (out.DBSnapshot?.AllocatedStorage ?? 20) * 1024 ** 3
+        // A backed instance: RUNNING until the base backup behind the snapshot is taken.
+        await this.rds?.snapshotTaken(db.instanceId, snapshotIdentifier)
         this.after(this.stepMs, () => {
           job.State = 'COMPLETED'
           job.PercentDone = '100.0'
@@ -471,10 +476,16 @@ export class BackupService {
     }
     this.restoreJobs.set(job.RestoreJobId, job)
 
-    // RUNNING -> COMPLETED once moto has made the instance (or FAILED with moto's reason).
+    // RUNNING -> COMPLETED once moto has made the instance (or FAILED with moto's reason), and,
+    // for a backed instance, once its database is restored and up (or FAILED with why not).
     this.after(this.stepMs, async () => {
       try {
         const out = await this.moto.rds(point.region).send(new RestoreDBInstanceFromDBSnapshotCommand(restoreInput))
+        const real = this.rds?.restoreFromSnapshot(point.snapshotIdentifier, restoreInput.DBInstanceIdentifier!)
+        if (real) {
+          job.PercentDone = '50.00%'
+          await real
+        }
         job.Status = 'COMPLETED'
         job.PercentDone = '100.00%'
         if (out.DBInstance?.DBInstanceArn) job.CreatedResourceArn = out.DBInstance.DBInstanceArn

@@ -16,6 +16,8 @@ import {FaultController, faultLabel, validateFaultRule, type FaultRule} from './
 import {healthCheckStatus} from './health-checks.js'
 import {MotoClients} from './moto-clients.js'
 import {translateResourceIdFilter, uniqueDbiResourceIds} from './rds-ids.js'
+import {RdsPostgres} from './rds-postgres.js'
+import {snapshotTypeRequest} from './rds-snapshot-types.js'
 import {identifyOperation, needsBodyToIdentify, type OperationInfo} from './operation.js'
 import {RequestLog, type RequestLogEntry} from './request-log.js'
 import {ChangeTracker, KeyedLock, parseChangeBatch, readZone, rewriteRecordList, route53Error, stripZoneId, validateChangeBatch} from './route53-rules.js'
@@ -26,6 +28,7 @@ export type {FaultRule, FaultKind, ActiveFault} from './faults.js'
 export {FaultController} from './faults.js'
 export type {SeedRecoveryPointOptions, RecoveryPoint, BackupJob, RestoreJob} from './backup.js'
 export {BackupService} from './backup.js'
+export {RdsPostgres} from './rds-postgres.js'
 
 export interface AwsFront {
   url: string
@@ -37,6 +40,8 @@ export interface AwsFront {
   backup: BackupService
   /** EKS add-ons and node group health (what moto lacks). */
   eks: EksExtras
+  /** RDS backed by a real PostgreSQL: attach() one to back the sandbox's instance. */
+  rds: RdsPostgres
   /** Hold calls to these services (signing names) until `until` settles: seeding in the background. */
   hold(services: string[], until: Promise<unknown>): void
   close(): Promise<void>
@@ -70,6 +75,8 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
   const zoneLock = new KeyedLock()
   const backup = new BackupService(moto, opts.backupJobStepMs ?? 1000)
   const eks = new EksExtras(moto)
+  const rds = new RdsPostgres(backup)
+  backup.rds = rds
   const held = new Map<string, Promise<unknown>>()
 
   async function handleAws(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -127,17 +134,30 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
     // moto reads the ARN of Backup's ListTags from the path as botocore sends it, with a trailing
     // slash; the Go SDK (Terraform's provider) sends none, and moto would answer no tags.
     if (info.service === 'backup' && info.operation === 'ListTags' && req.url && !req.url.split('?')[0]!.endsWith('/')) req.url = req.url.replace(/(\?|$)/, '/$1')
+    if (info.service === 'rds' && rds.handles(info.operation)) {
+      body ??= await readBody(req)
+      const answer = await rds.handle(info, body, (b) => exchange(req, info, b))
+      if (answer) return send(res, answer)
+    }
     if (info.service === 'rds' && info.operation === 'DescribeDBInstances') {
       body = await translateResourceIdFilter(body ?? (await readBody(req)), info.region, moto)
     }
-    await proxy(req, res, info, body, rewriterFor(info))
+    if (info.service === 'rds' && info.operation === 'DescribeDBSnapshots') {
+      const types = snapshotTypeRequest(body ?? (await readBody(req)), new Map([...backup.recoveryPoints.values()].map((p) => [p.snapshotIdentifier, p.CreationDate])))
+      const fix = await rewriterFor(info)
+      return proxy(req, res, info, types.body, (xml) => fix!(types.rewrite(xml)))
+    }
+    await proxy(req, res, info, body, await rewriterFor(info))
   }
 
   /** Where moto's answer is not AWS's: how to correct it on the way back. */
-  function rewriterFor(info: OperationInfo): ((text: string) => string) | undefined {
+  async function rewriterFor(info: OperationInfo): Promise<((text: string) => string) | undefined> {
     if (info.service === 'eks') return eks.rewrite(info)
-    if (info.service === 'rds' && info.operation === 'DescribeDBInstances') return (xml) => latestRestorableNow(uniqueDbiResourceIds(xml))
-    if (info.service === 'rds') return uniqueDbiResourceIds
+    if (info.service === 'rds') {
+      // Read before the answer comes back: rewriting it is synchronous.
+      const latest = await rds.latestRestorable()
+      return (xml) => rds.rewrite(uniqueDbiResourceIds(xml), latest)
+    }
     if (info.service === 'route53' && ROUTE53_CHANGE_OPS.has(info.operation)) return (xml) => changes.rewriteChangeInfo(xml)
     if (info.service === 'route53' && info.operation === 'ListResourceRecordSets') return rewriteRecordList
     return undefined
@@ -172,6 +192,27 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
       // The batch is checked above, so each CREATE makes a record that does not exist: as an
       // UPSERT, moto does exactly that.
       await proxy(req, res, info, Buffer.from(body.toString('utf8').replace(/<Action>CREATE<\/Action>/g, '<Action>UPSERT</Action>')), rewrite)
+    })
+  }
+
+  /** Sends a request (with this body) to moto and returns its whole answer, for a module to look at before answering. */
+  function exchange(req: IncomingMessage, info: OperationInfo, body: Buffer): Promise<HttpAnswer> {
+    return new Promise((resolve) => {
+      const headers: http.OutgoingHttpHeaders = {...req.headers, 'content-length': String(body.length)}
+      for (const h of ['connection', 'keep-alive', 'transfer-encoding']) delete headers[h]
+      const upReq = http.request({protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers}, (up) => {
+        readBody(up).then(
+          (raw) => {
+            const out: Record<string, string> = {}
+            for (const [k, v] of Object.entries(up.headers))
+              if (typeof v === 'string' && !['connection', 'keep-alive', 'transfer-encoding', 'content-length'].includes(k)) out[k] = v
+            resolve({status: up.statusCode ?? 502, headers: out, body: raw.toString('utf8')})
+          },
+          (e: Error) => resolve(awsError(info, {status: 502, code: 'BadGateway', message: `moto is not answering: ${e.message}`, type: 'Receiver'})),
+        )
+      })
+      upReq.on('error', (e) => resolve(awsError(info, {status: 502, code: 'BadGateway', message: `moto is not answering: ${e.message}`, type: 'Receiver'})))
+      upReq.end(body)
     })
   }
 
@@ -304,6 +345,7 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
     faults,
     backup,
     eks,
+    rds,
     hold(services, until) {
       const settled = until.catch(() => undefined)
       for (const s of services) held.set(s, settled)
@@ -319,15 +361,6 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
       await log.close()
     },
   }
-}
-
-/**
- * moto keeps an instance's LatestRestorableTime at its creation; AWS moves it along, about five
- * minutes behind now, while the instance is backed up. The sandbox's instances are.
- */
-function latestRestorableNow(xml: string): string {
-  const at = new Date(Date.now() - 5 * 60_000).toISOString()
-  return xml.replace(/<LatestRestorableTime>[^<]*<\/LatestRestorableTime>/g, `<LatestRestorableTime>${at}</LatestRestorableTime>`)
 }
 
 function faultAnswer(kind: FaultRule['kind'], info: OperationInfo, req: IncomingMessage): HttpAnswer {

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {SandboxCommand, stateDirFlag} from '../../command.js'
+import type {SandboxPostgres} from '../../layout.js'
 import {controlCall, requireSandbox} from '../../manager.js'
 
 export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> {
@@ -33,14 +34,17 @@ export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> 
       stacks: Record<string, {up: boolean; errorRate: number; latencyMs: number; totals: {requests: number}}>
       resolver: {weights: Record<string, number>}
       faults: unknown[]
+      postgres?: SandboxPostgres | null
     }>(info, '/status')
+    // Live: base backups are taken while it runs.
+    const postgres = live.postgres ?? null
     if (this.flags['env-vars']) {
       const {readFileSync} = await import('node:fs')
       const {parse} = await import('yaml')
       const cfg = parse(readFileSync(info.config, 'utf8'))
       for (const [k, v] of Object.entries(cfg.environments.sandbox.tools.env as Record<string, string>)) this.log(`export ${k}=${JSON.stringify(v)}`)
       this.log(`export PATH=${JSON.stringify(info.bin)}:"$PATH"`)
-      return {running: true, ...info}
+      return {running: true, ...info, postgres}
     }
     if (!this.jsonEnabled()) {
       this.log(`Sandbox running (pid ${info.pid}, since ${info.startedAt}).`)
@@ -53,8 +57,11 @@ export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> 
         )
       }
       this.log(`  faults          ${live.faults.length ? JSON.stringify(live.faults) : 'none'}`)
+      this.log(
+        `  postgres        ${postgres ? `127.0.0.1:${postgres.port} (the RDS instance's endpoint; URL in $CLIPPER_SANDBOX_DATABASE_URL), ${postgres.baseBackups} base backups, data in ${postgres.dataRoot}` : 'none (see the warnings of sandbox up)'}`,
+      )
       this.log(`  config          ${info.config}`)
     }
-    return {running: true, ...info, live}
+    return {running: true, ...info, postgres, live}
   }
 }

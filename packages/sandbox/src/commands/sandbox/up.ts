@@ -4,7 +4,7 @@ import {sandboxUp} from '../../manager.js'
 
 export default class SandboxUp extends SandboxCommand<typeof SandboxUp> {
   static override summary = 'Start the sandbox: a local stand-in for the cloud to rehearse any runbook on.'
-  static override description = `Starts, in the background on free loopback ports: AWS (moto_server behind a front that enforces Route 53's change-batch rules, serves AWS Backup jobs and recovery points, injects faults and logs every request), a Kubernetes API stand-in (kubectl, helm and client-node work against it), the legacy Docker Compose stack and the Kubernetes stack as local HTTP services, and a public endpoint that routes by the live DNS weights. It seeds a small Clipper environment and writes a config with a "sandbox" environment, so that "--env sandbox" works at once. Returns when everything answers.`
+  static override description = `Starts, in the background on free loopback ports: AWS (moto_server behind a front that enforces Route 53's change-batch rules, serves AWS Backup jobs and recovery points, injects faults and logs every request), a real PostgreSQL behind the RDS instance (WAL archived, base backups, so that restores to a point in time or from a snapshot make real databases; without PostgreSQL installed, a warning), a Kubernetes API stand-in (kubectl, helm and client-node work against it), the legacy Docker Compose stack and the Kubernetes stack as local HTTP services, and a public endpoint that routes by the live DNS weights. It seeds a small Clipper environment and writes a config with a "sandbox" environment, so that "--env sandbox" works at once. Returns when everything answers.`
 
   static override examples = [
     {
@@ -37,6 +37,9 @@ export default class SandboxUp extends SandboxCommand<typeof SandboxUp> {
       this.log(`  public endpoint  ${info.publicUrl}  (routes by the live weights of ${info.recordName})`)
       this.log(`  config           ${info.config}  (environment "sandbox")`)
       this.log(`  helm             ${info.helm ?? 'none (see the warning above)'}`)
+      this.log(
+        `  postgres         ${info.postgres ? `127.0.0.1:${info.postgres.port}  (behind RDS instance clipper-sandbox; URL in $CLIPPER_SANDBOX_DATABASE_URL of the sandbox environment)` : 'none (see the warning above)'}`,
+      )
       this.log('')
       this.log('Rehearse: clipper-ops rollout --env sandbox   then   clipper-ops rollback --env sandbox')
       this.log('Stop:     clipper-ops sandbox down')

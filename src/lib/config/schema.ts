@@ -259,6 +259,41 @@ export const environmentSchema = z.strictObject({
         .optional(),
       /** Run during rollback to bring the legacy database up to date. */
       syncHook: commandSpec.optional(),
+      /**
+       * How `backup restore` and `dr drill` make a new instance. Passed explicitly, because left
+       * out RDS restores into the default VPC, security group and parameter group; what is not
+       * given here is copied from the source instance.
+       */
+      restore: z
+        .strictObject({
+          subnetGroup: z.string().min(1).optional(),
+          securityGroups: z.array(z.string().regex(/^sg-[0-9a-f]+$/, {error: 'expected a security group id such as sg-0123abcd'})).optional(),
+          parameterGroup: z.string().min(1).optional(),
+          instanceClass: z
+            .string()
+            .regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, {error: 'expected a DB instance class such as db.t4g.medium'})
+            .optional(),
+          multiAz: z.boolean().default(false),
+          kmsKeyId: z.string().min(1).optional(),
+          /** The IAM role AWS Backup passes when it restores a recovery point. */
+          backupRole: z
+            .string()
+            .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, {error: 'expected an IAM role ARN'})
+            .optional(),
+          tags: z.record(z.string().min(1), z.string()).default({}),
+        })
+        .optional(),
+    })
+    .optional(),
+  /** The DR drill: what a restored database must answer, over a real connection. */
+  dr: z
+    .strictObject({
+      /** SQL checks: each query's first column of its first row, as a number, within min/max. */
+      checks: z.array(z.strictObject({name: nonEmpty('a check name'), sql: nonEmpty('a SQL query'), min: z.number().optional(), max: z.number().optional()})).default([]),
+      /** A query whose first value is the newest row's time: what the restore holds (RPO). */
+      freshness: nonEmpty('a SQL query returning the newest row time'),
+      /** How long a restore may take to become available and connectable. */
+      timeout: duration('a timeout').default('1h'),
     })
     .optional(),
   backup: z

@@ -22,6 +22,9 @@ const LOADERS: Record<string, () => Promise<{default: StepKind}>> = {
   terraform: () => import('./terraform.js'),
   helm: () => import('./helm.js'),
   verify: () => import('./verify.js'),
+  'rds-restore': () => import('./rds-restore.js'),
+  'rds-delete': () => import('./rds-delete.js'),
+  'sql-check': () => import('./sql-check.js'),
 }
 
 export function knownKinds(): string[] {

@@ -1,0 +1,74 @@
+import {appendFileSync, mkdirSync, writeFileSync} from 'node:fs'
+import {join, resolve} from 'node:path'
+import {Flags} from '@oclif/core'
+import type {RunOutcome} from '../../lib/engine/executor.js'
+import {loadEnvironment} from '../../lib/engine/target.js'
+import {RUN_EXIT_CODES} from '../../lib/errors.js'
+import {durationFlag, runFlags} from '../../lib/flags.js'
+import {refuseLiveTarget, restoreFromFlags, restoreFromParams} from '../../lib/restore-flags.js'
+import {RunbookCommand} from '../../lib/runbook-command.js'
+
+export default class DrDrill extends RunbookCommand<typeof DrDrill> {
+  static override summary = 'Measure RTO and RPO from a real restore: restore to a scratch instance, validate it over SQL, delete it.'
+  static override description = `Runs the built-in dr-drill runbook: the newest restorable point (or --point-in-time, --snapshot, --recovery-point) restored to a scratch instance named and tagged for the drill (clipper-ops:run = the run id), waited for, connected to and validated over a real PostgreSQL connection with the SQL checks of dr.checks and the newest row by dr.freshness; then the scratch instance is deleted.
+
+RTO = drill start → validation passed; RPO = drill start − the newest row restored; each judged against slos.rto and slos.rpo (or --rto, --rpo). The reports — report.json, report.md (the phases as a Mermaid gantt; appended to $GITHUB_STEP_SUMMARY when set) and junit.xml — go to --report-dir. Exit 1 when validation fails or RTO or RPO misses its target.
+
+The scratch instance is deleted whatever happens: after a failure by the runbook's compensating step, after Ctrl-C or SIGTERM by this command before it exits; a drill killed outright leaves it to "dr cleanup", which sweeps drill instances by tag and age.
+
+${RUN_EXIT_CODES}`
+
+  static override examples = [
+    {description: 'The weekly drill, reports for CI', command: '<%= config.bin %> dr drill --env production --yes --report-dir reports/'},
+    {description: 'What the drill would request, checked', command: '<%= config.bin %> dr drill --env production --dry-run'},
+    {description: 'Judge against a tighter RPO than the SLO', command: '<%= config.bin %> dr drill --env staging --rpo 1m'},
+  ]
+
+  static override flags = {
+    ...runFlags,
+    ...restoreFromFlags,
+    target: Flags.string({summary: 'Identifier of the scratch instance (default <database.rdsInstance>-drill-<run id>).'}),
+    rto: durationFlag({summary: 'Recovery time objective to judge against (default slos.rto).'}),
+    rpo: durationFlag({summary: 'Recovery point objective to judge against (default slos.rpo).'}),
+    'report-dir': Flags.string({summary: 'Where to write report.json, report.md and junit.xml.', default: '.'}),
+  }
+
+  async run(): Promise<unknown> {
+    const f = this.flags
+    refuseLiveTarget(f.target, loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root}).environment.database?.rdsInstance)
+    return this.runRunbook('dr-drill', {...restoreFromParams(f), target: f.target ?? '', rto: f.rto ?? '', rpo: f.rpo ?? ''})
+  }
+
+  /** Sweep the scratch instance if the run did not get to delete it, then write the three reports. */
+  protected override async afterRun(outcome: RunOutcome): Promise<void> {
+    const s = outcome.state
+    const f = this.flags
+    const {deleteInstance, describeInstance, OWNER_TAG, tagsOf} = await import('../../lib/rds/restore.js')
+    const {awsClient} = await import('../../lib/aws/clients.js')
+    const env = loadEnvironment({env: s.environment, config: f.config, stateRoot: this.stateDir(f['state-dir']).root}).environment
+    const target = (s.steps.find((x) => x.id === 'restore')?.inputs as {target?: string} | undefined)?.target
+    let cleanup = {instance: target, result: 'never made'}
+    if (target) {
+      const db = await describeInstance(await awsClient('rds', env), target).catch(() => undefined)
+      if (db && tagsOf(db)[OWNER_TAG] === s.id) {
+        this.note(`Deleting the scratch instance ${target} (the run ended ${s.status} before its cleanup)…`)
+        const signal = AbortSignal.timeout(30 * 60_000)
+        await deleteInstance(env, target, {timeoutMs: 30 * 60_000, capMs: 10_000, signal, log: (l) => this.note(l)})
+        cleanup = {instance: target, result: 'deleted by the command after the run'}
+      } else if (s.steps.some((x) => x.kind === 'rds-delete' && x.status === 'succeeded')) cleanup = {instance: target, result: 'deleted'}
+      else if (db) cleanup = {instance: target, result: 'exists, not made by this run: left alone'}
+    }
+    const {drillJunit, drillMarkdown, drillResult} = await import('../../lib/report/drill-report.js')
+    const result = drillResult(s, cleanup)
+    const dir = resolve(f['report-dir'])
+    mkdirSync(dir, {recursive: true})
+    const md = drillMarkdown(result)
+    writeFileSync(join(dir, 'report.json'), `${JSON.stringify(result, null, 2)}\n`)
+    writeFileSync(join(dir, 'report.md'), md)
+    writeFileSync(join(dir, 'junit.xml'), drillJunit(result))
+    if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${md}\n`)
+    const fmt = (m?: {ms: number; targetMs: number; met: boolean}) =>
+      m ? `${(m.ms / 1000).toFixed(1)}s (target ${(m.targetMs / 1000).toFixed(0)}s, ${m.met ? 'met' : 'MISSED'})` : 'not measured'
+    this.note(`DR drill ${result.verdict === 'pass' ? 'passed' : 'FAILED'}: RTO ${fmt(result.rto)}, RPO ${fmt(result.rpo)}. Reports: ${dir}/report.{json,md}, junit.xml`)
+  }
+}

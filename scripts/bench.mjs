@@ -2,9 +2,9 @@
 // npm run bench: cold-start figures for the CLI (median of several runs), next to bare Node.
 // Run after `npm run build`. Figures come from here, never from timed assertions in tests.
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join, resolve} from 'node:path'
+import {dirname, join, resolve} from 'node:path'
 
 const ROOT = resolve(import.meta.dirname, '..')
 const BIN = join(ROOT, 'bin', 'run.js')
@@ -78,9 +78,12 @@ try {
     .filter(Boolean)
     .map((l) => JSON.parse(l))
   const at = (pred) => Date.parse(events.find(pred)?.at)
-  const start = at((e) => e.type === 'run.attempt')
+  const start = at((e) => e.type === 'run.started')
   const end = at((e) => e.type === 'run.finished')
-  const shift = events.find((e) => e.type === 'step.succeeded' && e.stepId === 'weights')
+  // Events carry no step outputs: the run's state (beside its report) has them.
+  const finished = events.find((e) => e.type === 'run.finished')
+  const state = JSON.parse(readFileSync(join(dirname(finished.reports.markdown), 'state.json'), 'utf8'))
+  const shift = state.steps.find((st) => st.id === 'weights')
   const accepted = Date.parse(shift.outputs.submittedAt) + shift.outputs.acceptedMs
   const ttlWait = events.find((e) => e.type === 'step.succeeded' && e.stepId === 'ttl').durationMs
   const verify = events.find((e) => e.type === 'step.succeeded' && e.stepId === 'verify').durationMs
@@ -95,6 +98,36 @@ try {
   console.log(`  verify: users served by legacy (observation window)                ${verify} ms`)
   console.log(`  whole rollback (run start → finished)                              ${total} ms`)
   console.log(`  the tool's own share (whole − INSYNC − TTL − verify window)        ${total - insync - ttlWait - verify} ms`)
+
+  // --- a DR drill in the sandbox (a real PostgreSQL PITR restore): its phases ------------------
+  const DRILLS = Number(process.env.BENCH_DRILLS ?? 3)
+  const drills = []
+  for (let i = 0; i < DRILLS; i++) {
+    const dir = join(sbDir, `drill-${i}`)
+    const d = cliRun(['dr', 'drill', '--env', 'sandbox', '--yes', '--report-dir', dir])
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))
+    drills.push({wall: d.ms, rto: report.rto.ms, rpo: report.rpo.ms, phases: Object.fromEntries(report.phases.map((p) => [p.name, p.ms]))})
+  }
+  console.log('')
+  console.log(`dr drill in the sandbox, ${DRILLS} drills (median; min–max):`)
+  const line = (label, xs) => console.log(`  ${label.padEnd(66)} ${med(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`)
+  line(
+    'the command, start to exit',
+    drills.map((d) => d.wall),
+  )
+  for (const name of Object.keys(drills[0].phases))
+    line(
+      `phase: ${name}`,
+      drills.map((d) => d.phases[name]),
+    )
+  line(
+    'RTO (drill start → validation passed)',
+    drills.map((d) => d.rto),
+  )
+  line(
+    'RPO (drill start − newest row restored; archive_timeout 5 s)',
+    drills.map((d) => d.rpo),
+  )
 } finally {
   cliRun(['sandbox', 'down'])
   rmSync(sbDir, {recursive: true, force: true})

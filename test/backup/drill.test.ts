@@ -7,11 +7,12 @@
  * scratch instance is deleted after a pass, a failure and Ctrl-C, and `dr cleanup` sweeps it
  * after a SIGKILL.
  */
-import {readFileSync, writeFileSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, test} from 'vitest'
 import {parse, stringify} from 'yaml'
-import {startCli, waitFor} from '../helpers/cli.js'
+import {ROOT, startCli, waitFor} from '../helpers/cli.js'
 import {useSandbox} from '../helpers/sandbox.js'
 
 const sandbox = useSandbox()
@@ -160,6 +161,77 @@ describe('dr drill', () => {
     expect(report.reason).toMatch(/check impossible: \d+ \(expected ≥ 1000000000\)/)
     expect(report.checks.find((c: {name: string}) => c.name === 'impossible')).toMatchObject({ok: false})
     expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toMatch(/name="check impossible"[^>]*><failure/)
+    expect(await drillInstances()).toEqual([])
+  })
+
+  test('through AWS Backup: restores a recovery point and records the verdict on the restore job', {timeout: 180_000}, async () => {
+    const sb = sandbox()
+    const bm = await import('@aws-sdk/client-backup')
+    const backup = new bm.BackupClient({region: 'us-east-1', endpoint: sb.status.awsEndpoint, credentials: {accessKeyId: 'sandbox', secretAccessKey: 'sandbox'}})
+    const points = (await backup.send(new bm.ListRecoveryPointsByBackupVaultCommand({BackupVaultName: 'clipper-sandbox-vault'}))).RecoveryPoints ?? []
+    const newest = points.filter((p) => p.Status === 'COMPLETED').sort((a, b) => b.CreationDate!.getTime() - a.CreationDate!.getTime())[0]!
+    const dir = join(sb.cwd, 'drill-point')
+    // The seeded points hold the data of the sandbox's start: judge against a generous RPO.
+    const r = await sb.cli(['dr', 'drill', '--env', 'sandbox', '--yes', '--recovery-point', newest.RecoveryPointArn!, '--rpo', '1h', '--report-dir', dir], {timeoutMs: 170_000})
+    expect(r.code, r.stderr.slice(-2000)).toBe(0)
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))
+    expect(report).toMatchObject({verdict: 'pass', restoreJob: {validationReported: 'SUCCESSFUL'}, request: {RecoveryPointArn: newest.RecoveryPointArn}})
+    const job = await backup.send(new bm.DescribeRestoreJobCommand({RestoreJobId: report.restoreJob.id}))
+    expect(job).toMatchObject({Status: 'COMPLETED', ValidationStatus: 'SUCCESSFUL'})
+    expect(await drillInstances()).toEqual([])
+  })
+
+  test('every drill is in the shared history (S3), which dr history shows, and verify post finds the last passing one', {timeout: 60_000}, async () => {
+    const sb = sandbox()
+    const h = await sb.cli(['dr', 'history', '--env', 'sandbox', '--json'])
+    expect(h.code, h.stderr).toBe(0)
+    const out = JSON.parse(h.stdout)
+    expect(out.history).toBe('s3://clipper-sandbox-tfstate/dr-history/')
+    const verdicts = out.drills.map((d: {verdict: string}) => d.verdict)
+    expect(verdicts.filter((v: string) => v === 'pass').length).toBeGreaterThanOrEqual(2)
+    expect(verdicts).toContain('fail')
+    const md = await sb.cli(['dr', 'history', '--env', 'sandbox', '--output', 'markdown'])
+    expect(md.stdout).toMatch(/```mermaid\nxychart-beta/)
+    const table = await sb.cli(['dr', 'history', '--env', 'sandbox'])
+    expect(table.stdout).toMatch(/\d+ of \d+ passed\./)
+
+    const post = await sb.cli(['verify', '--env', 'sandbox', '--phase', 'post', '--json'])
+    const check = JSON.parse(post.stdout).checks.find((c: {id: string}) => c.id === 'dr-drill')
+    expect(check).toMatchObject({status: 'pass', detail: expect.stringMatching(/^last passing drill .* ago: \d{8}-\d{6}-dr-drill-/)})
+  })
+
+  test('dr schedule writes a GitHub workflow whose run: steps, run in order with its environment, drill the sandbox', {timeout: 180_000}, async () => {
+    const sb = sandbox()
+    const file = join(sb.cwd, '.github/workflows/dr-drill-sandbox.yml')
+    const w = await sb.cli(['dr', 'schedule', '--ci', 'github', '--env', 'sandbox', '--role-arn', 'arn:aws:iam::123456789012:role/clipper-dr-drill'])
+    expect(w.code, w.stderr).toBe(0)
+    const wf = parse(readFileSync(file, 'utf8'))
+    expect(wf.on).toMatchObject({schedule: [{cron: '17 4 * * 1'}], workflow_dispatch: {}})
+    expect(wf.permissions['id-token']).toBe('write')
+    expect(wf.concurrency).toEqual({group: 'dr-drill-sandbox', 'cancel-in-progress': false})
+    const job = wf.jobs.drill
+    const uses = job.steps.filter((st: {uses?: string}) => st.uses).map((st: {uses: string}) => st.uses)
+    expect(uses).toEqual(['actions/checkout@v4', 'actions/setup-node@v4', 'aws-actions/configure-aws-credentials@v4', 'actions/upload-artifact@v4'])
+    expect(job.steps.find((st: {uses?: string}) => st.uses?.startsWith('aws-actions/')).with['role-to-assume']).toBe('arn:aws:iam::123456789012:role/clipper-dr-drill')
+    expect(job.steps.at(-1).with.path).toBe('dr-reports/')
+
+    // As the runner would: the package installed where npx finds it (the pinned version, this
+    // build), the job's environment, a step summary file; the uses: steps are GitHub's own.
+    mkdirSync(join(sb.cwd, 'node_modules/.bin'), {recursive: true})
+    symlinkSync(ROOT, join(sb.cwd, 'node_modules/clipper-ops'))
+    symlinkSync('../clipper-ops/bin/run.js', join(sb.cwd, 'node_modules/.bin/clipper-ops'))
+    const summary = join(sb.cwd, 'step-summary.md')
+    writeFileSync(summary, '')
+    const env = {...process.env, ...job.env, GITHUB_STEP_SUMMARY: summary}
+    delete env.CLIPPER_OPS_CONFIG
+    delete env.CLIPPER_OPS_STATE_DIR
+    for (const st of job.steps.filter((x: {run?: string}) => x.run)) {
+      execFileSync('bash', ['-eo', 'pipefail', '-c', st.run], {cwd: sb.cwd, env, stdio: 'pipe', timeout: 150_000})
+    }
+    expect(readdirSync(join(sb.cwd, 'dr-reports')).sort()).toEqual(['junit.xml', 'report.json', 'report.md'])
+    const text = readFileSync(summary, 'utf8')
+    expect(text).toContain('## DR drill on sandbox: ✅ passed')
+    expect(text).toContain('## DR drills of sandbox')
     expect(await drillInstances()).toEqual([])
   })
 

@@ -71,6 +71,8 @@ describe('verify', () => {
       ]),
     )
     expect(post.checks.filter((c) => c.status === 'fail')).toEqual([])
+    // No drill has run in this sandbox yet: a warning (dr.maxAge), not a failure.
+    expect(byId(post.checks)['dr-drill']).toMatchObject({status: 'warn', detail: expect.stringContaining('no passing drill recorded')})
     expect(byId(post.checks).vpc!.detail).toMatch(/subnets in us-east-1a, us-east-1b, us-east-1c.*NAT gateways in us-east-1a, us-east-1b, us-east-1c/)
 
     const pre = await verify('pre')

@@ -228,6 +228,9 @@ export async function writeSandboxFiles(
                 ],
                 freshness: 'select max(viewed_at) from clip_views',
                 timeout: '10m',
+                // Shared as a team's would be: in S3 (the ops state bucket), one object per drill.
+                history: `s3://${SANDBOX.stateBucket}/dr-history`,
+                maxAge: '8d',
               },
             }
           : {}),

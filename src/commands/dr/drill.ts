@@ -60,6 +60,29 @@ ${RUN_EXIT_CODES}`
     }
     const {drillJunit, drillMarkdown, drillResult} = await import('../../lib/report/drill-report.js')
     const result = drillResult(s, cleanup)
+    // A restore made through AWS Backup gets the drill's verdict as its validation result.
+    const restoreJobId = s.steps.find((x) => x.id === 'restore')?.outputs?.restoreJobId as string | undefined
+    if (restoreJobId) {
+      const {PutRestoreValidationResultCommand} = await import('@aws-sdk/client-backup')
+      const message = (result.verdict === 'pass' ? `clipper-ops dr drill ${s.id}: passed` : `clipper-ops dr drill ${s.id}: ${result.reason ?? 'failed'}`).slice(0, 1000)
+      await (
+        await awsClient('backup', env)
+      )
+        .send(
+          new PutRestoreValidationResultCommand({
+            RestoreJobId: restoreJobId,
+            ValidationStatus: result.verdict === 'pass' ? 'SUCCESSFUL' : 'FAILED',
+            ValidationStatusMessage: message,
+          }),
+        )
+        .then(() => (result.restoreJob = {id: restoreJobId, validationReported: result.verdict === 'pass' ? 'SUCCESSFUL' : 'FAILED'}))
+        .catch((error: Error) => this.warn(`Could not record the verdict on AWS Backup restore job ${restoreJobId}: ${error.message}`))
+    }
+    // The team's record: appended before the reports, so a report names where it went.
+    const {appendDrill} = await import('../../lib/dr/history.js')
+    await appendDrill(env, s.environment!, this.stateDir(f['state-dir']).root, result)
+      .then((where) => (result.history = where))
+      .catch((error: Error) => this.warn(`The drill's result could not be added to the history: ${error.message}`))
     const dir = resolve(f['report-dir'])
     mkdirSync(dir, {recursive: true})
     const md = drillMarkdown(result)

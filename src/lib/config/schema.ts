@@ -294,6 +294,10 @@ export const environmentSchema = z.strictObject({
       freshness: nonEmpty('a SQL query returning the newest row time'),
       /** How long a restore may take to become available and connectable. */
       timeout: duration('a timeout').default('1h'),
+      /** Where each drill's result is kept: s3://bucket/prefix (shared by the team) or a directory (default <state dir>/dr-history). */
+      history: z.string().min(1).optional(),
+      /** verify --phase post warns when the last passing drill is older than this (the schedule, with some slack). */
+      maxAge: duration('an age').optional(),
     })
     .optional(),
   backup: z

@@ -34,6 +34,10 @@ export interface DrillResult {
   checks: {name: string; value: number | null; ok: boolean; detail: string}[]
   phases: DrillPhase[]
   cleanup: {instance?: string; result: string}
+  /** A restore made through AWS Backup, and the verdict recorded on it (PutRestoreValidationResult). */
+  restoreJob?: {id: string; validationReported: 'SUCCESSFUL' | 'FAILED'}
+  /** Where the result was added to the drill history. */
+  history?: string
 }
 
 const step = (s: RunState, id: string): StepRecord | undefined => s.steps.find((x) => x.id === id)

@@ -68,4 +68,25 @@ const alarms: Check = {
   },
 }
 
-export const PLATFORM_CHECKS: Check[] = [dns('pre'), dns('post'), health, alarms]
+/** The restore is only as good as its last drill: warn when the last passing one is too old. */
+const drill: Check = {
+  id: 'dr-drill',
+  phase: 'post',
+  title: 'A recent passing DR drill',
+  applies: (env) => Boolean(env.dr?.maxAge),
+  async run(ctx, env) {
+    const {readHistory} = await import('../dr/history.js')
+    const {formatDuration, parseDuration} = await import('../util/duration.js')
+    const drills = await readHistory(env, ctx.envName ?? '', ctx.stateDir)
+    const passed = drills.filter((d) => d.verdict === 'pass').at(-1)
+    const maxAge = parseDuration(env.dr!.maxAge!)!
+    if (!passed) return warn(`no passing drill recorded${drills.length ? ` (${drills.length} failed)` : ''}; run clipper-ops dr drill --env ${ctx.envName}`)
+    const age = Date.now() - Date.parse(passed.startedAt)
+    const figures = `RTO ${formatDuration(passed.rto?.ms ?? 0)}, RPO ${formatDuration(passed.rpo?.ms ?? 0)}`
+    return age > maxAge
+      ? warn(`the last passing drill is ${formatDuration(age)} old (more than dr.maxAge ${env.dr!.maxAge}): ${passed.runId}, ${figures}`)
+      : pass(`last passing drill ${formatDuration(age)} ago: ${passed.runId}, ${figures}`)
+  },
+}
+
+export const PLATFORM_CHECKS: Check[] = [dns('pre'), dns('post'), health, alarms, drill]

@@ -32,6 +32,7 @@ export const BACKUP_OPERATIONS = new Set([
   'StartRestoreJob',
   'DescribeRestoreJob',
   'ListRestoreJobs',
+  'PutRestoreValidationResult',
 ])
 
 export type RecoveryPointStatus = 'CREATING' | 'COMPLETED' | 'PARTIAL' | 'DELETING' | 'EXPIRED'
@@ -102,6 +103,9 @@ export interface RestoreJob {
   ResourceType: 'RDS'
   RecoveryPointCreationDate: Date
   IsParent: false
+  /** What the restore's tester reported (PutRestoreValidationResult). */
+  ValidationStatus?: 'FAILED' | 'SUCCESSFUL' | 'TIMED_OUT' | 'VALIDATING'
+  ValidationStatusMessage?: string
   region: string
 }
 
@@ -273,6 +277,19 @@ export class BackupService {
         const job = this.restoreJobs.get(params.RestoreJobId!)
         if (!job) throw new BackupApiError('ResourceNotFoundException', `Restore job ${params.RestoreJobId} not found.`)
         return wire(job, ['region'])
+      }
+      case 'PutRestoreValidationResult': {
+        // AWS Backup's restore testing: the tester reports its verdict on a completed restore.
+        const job = this.restoreJobs.get(params.RestoreJobId!)
+        if (!job) throw new BackupApiError('ResourceNotFoundException', `Restore job ${params.RestoreJobId} not found.`)
+        const status = requireString(input, 'ValidationStatus')
+        if (!['FAILED', 'SUCCESSFUL', 'TIMED_OUT', 'VALIDATING'].includes(status))
+          throw new BackupApiError('InvalidParameterValueException', `ValidationStatus ${status} is not one of FAILED, SUCCESSFUL, TIMED_OUT, VALIDATING.`)
+        if (job.Status !== 'COMPLETED')
+          throw new BackupApiError('InvalidRequestException', `Restore job ${job.RestoreJobId} is ${job.Status}; only a completed restore can be validated.`)
+        job.ValidationStatus = status as RestoreJob['ValidationStatus']
+        job.ValidationStatusMessage = typeof input.ValidationStatusMessage === 'string' ? input.ValidationStatusMessage : undefined
+        return undefined
       }
       case 'ListRestoreJobs': {
         const since = parseTime(query.get('createdAfter'))

@@ -119,6 +119,12 @@ describe('backup restore', () => {
 describe('dr drill', () => {
   test('passes with its three reports, its RPO the measured one, and leaves no scratch instance', {timeout: 180_000}, async () => {
     const sb = sandbox()
+    // The dry run: the exact restore request; the validation's inputs come from the restore's results.
+    const dry = await sb.cli(['dr', 'drill', '--env', 'sandbox', '--dry-run', '--output', 'json'])
+    expect(dry.code, dry.stderr).toBe(0)
+    const steps = JSON.parse(dry.stdout).steps as {id: string; summary: string; changes: {detail?: string}[]}[]
+    expect(steps.find((st) => st.id === 'restore')!.changes[0]!.detail).toMatch(/^RestoreDBInstanceToPointInTime \{"SourceDBInstanceIdentifier":"clipper-sandbox"/)
+    expect(steps.find((st) => st.id === 'validate')!.summary).toMatch(/exact inputs known at run time/)
     const dir = join(sb.cwd, 'drill-pass')
     const r = await sb.cli(['dr', 'drill', '--env', 'sandbox', '--yes', '--report-dir', dir], {timeoutMs: 170_000})
     expect(r.code, r.stderr.slice(-2000)).toBe(0)
@@ -179,6 +185,25 @@ describe('dr drill', () => {
     const job = await backup.send(new bm.DescribeRestoreJobCommand({RestoreJobId: report.restoreJob.id}))
     expect(job).toMatchObject({Status: 'COMPLETED', ValidationStatus: 'SUCCESSFUL'})
     expect(await drillInstances()).toEqual([])
+  })
+
+  test('--scope region restores the newest cross-region copy in the secondary region, judged against the region objectives', {timeout: 180_000}, async () => {
+    const sb = sandbox()
+    const dry = await sb.cli(['dr', 'drill', '--env', 'sandbox', '--scope', 'region', '--dry-run', '--output', 'json'])
+    expect(dry.code, dry.stderr).toBe(0)
+    const detail = JSON.parse(dry.stdout).steps.find((st: {id: string}) => st.id === 'restore').changes[0].detail as string
+    expect(detail).toMatch(/^RestoreDBInstanceFromDBSnapshot .*"DBSnapshotIdentifier":"clipper-sandbox-[a-z0-9-]+-west".*"DBSubnetGroupName":"clipper-sandbox-db-west"/)
+
+    const dir = join(sb.cwd, 'drill-region')
+    const r = await sb.cli(['dr', 'drill', '--env', 'sandbox', '--scope', 'region', '--yes', '--report-dir', dir], {timeoutMs: 170_000})
+    expect(r.code, r.stderr.slice(-2000)).toBe(0)
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))
+    expect(report).toMatchObject({verdict: 'pass', scope: 'region', region: 'us-west-2', rto: {targetMs: 4 * 3_600_000, met: true}, rpo: {targetMs: 3_600_000, met: true}})
+    expect(report.rpo.ms).toBe(Math.max(0, Date.parse(report.startedAt) - Date.parse(report.newestRow)))
+    const {m} = await rdsClient()
+    const west = new m.RDSClient({region: 'us-west-2', endpoint: sb.status.awsEndpoint, credentials: {accessKeyId: 'sandbox', secretAccessKey: 'sandbox'}})
+    const left = ((await west.send(new m.DescribeDBInstancesCommand({}))).DBInstances ?? []).filter((d) => (d.TagList ?? []).some((t) => t.Key === 'clipper-ops:purpose'))
+    expect(left).toEqual([])
   })
 
   test('every drill is in the shared history (S3), which dr history shows, and verify post finds the last passing one', {timeout: 60_000}, async () => {

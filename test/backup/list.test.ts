@@ -121,14 +121,19 @@ describe('backup list', () => {
     for (const c of points) expect(c).toEqual(expect.arrayContaining(['20 GiB', 'COMPLETED']))
   })
 
-  // DEPENDS ON the sandbox listing AWS Backup's snapshots as SnapshotType awsbackup (in progress
-  // elsewhere): each recovery point of an RDS instance is an RDS snapshot of type awsbackup with the
-  // same ARN, and the only manual snapshot is the seed's. Until it lands, the four snapshots behind
-  // the recovery points are listed as manual and this test fails.
+  // The sandbox lists AWS Backup's snapshots as SnapshotType awsbackup, as AWS does: each recovery
+  // point of an RDS instance is an RDS snapshot of type awsbackup with the same ARN.
   test('the snapshots AWS Backup made are listed as snapshot-awsbackup, one per recovery point', async () => {
     const {inv} = await list()
     const points = ofKind(inv, 'recovery-point')
-    expect.soft(ofKind(inv, 'snapshot-manual').map((p) => p.id)).toEqual(['clipper-sandbox-before-cutover'])
+    // Beside the sandbox's scheduled cross-region copy sources (clipper-sandbox-copy-*), made every minute.
+    expect
+      .soft(
+        ofKind(inv, 'snapshot-manual')
+          .map((p) => p.id)
+          .filter((id) => !id.startsWith('clipper-sandbox-copy-')),
+      )
+      .toEqual(['clipper-sandbox-before-cutover'])
     expect.soft(ofKind(inv, 'snapshot-awsbackup')).toHaveLength(4)
     expect.soft(new Set(ofKind(inv, 'snapshot-awsbackup').map((p) => p.arn))).toEqual(new Set(points.map((p) => p.arn)))
     for (const p of ofKind(inv, 'snapshot-awsbackup')) expect.soft(p).toMatchObject({sizeBytes: 20 * GIB, status: 'available', restorable: true})
@@ -136,9 +141,8 @@ describe('backup list', () => {
     expect.soft(t.stdout.split('\n').filter((l) => l.startsWith('snapshot-awsbackup '))).toHaveLength(4)
   })
 
-  // DEPENDS ON the sandbox dating the RDS snapshots behind its seeded recovery points as the points
-  // are (today the points are backdated 1 to 3 days, their snapshots are as old as the sandbox): on
-  // AWS both are one backup, taken at one time, and the list would otherwise show it at two ages.
+  // On AWS a recovery point and its snapshot are one backup, taken at one time; the sandbox dates
+  // the snapshots behind its (backdated) seeded points as the points are.
   test('an AWS Backup snapshot and its recovery point are listed with the same creation time', async () => {
     const {inv} = await list()
     const byArn = new Map(ofKind(inv, 'recovery-point').map((p) => [p.arn, p]))
@@ -149,11 +153,8 @@ describe('backup list', () => {
     }
   })
 
-  // DEPENDS ON the sandbox's earliest restorable time preceding its latest from the start: the
-  // automated snapshot moto takes when the instance is made is dated a moment after the end of the
-  // base backup that the sandbox reports as latest restorable until its archiver has archived
-  // more, so in the first seconds after `sandbox up` the window is inverted. On AWS a window runs
-  // from earliest to latest (a fresh instance has no LatestRestorableTime until its first backup).
+  // On AWS a window runs from earliest to latest; the sandbox dates its automated snapshot as the
+  // first base backup behind it, so the window is never inverted, even right after `sandbox up`.
   test('the PITR window runs from the earliest restorable time to the latest', async () => {
     const {inv} = await list()
     expect.soft(Date.parse(inv.pitr.earliest!)).toBeLessThanOrEqual(Date.parse(inv.pitr.latest!))

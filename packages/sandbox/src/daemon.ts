@@ -5,7 +5,7 @@
  * writes the files users point their tools at, reports ready in sandbox.json, and on SIGTERM
  * closes everything and stops moto and PostgreSQL.
  *
- * Run as: node daemon.js <state-dir> [--ttl seconds] [--change-delay ms]
+ * Run as: node daemon.js <state-dir> [--ttl seconds] [--change-delay ms] [--snapshot-copy-interval ms]
  */
 import http, {type IncomingMessage, type ServerResponse} from 'node:http'
 import {rmSync, writeFileSync} from 'node:fs'
@@ -77,6 +77,8 @@ async function main(): Promise<void> {
   const layout = new SandboxLayout(process.argv[2]!)
   const ttl = arg('--ttl', 5)
   const changeDelayMs = arg('--change-delay', 2000)
+  // 0: no copies kept fresh in the secondary region (the seeded one is still made).
+  const copyEveryMs = arg('--snapshot-copy-interval', 60_000)
   const cliRootAt = process.argv.indexOf('--cli-root')
   const cliRoot = cliRootAt > 0 ? process.argv[cliRootAt + 1] : undefined
   const started = Date.now()
@@ -130,6 +132,7 @@ async function main(): Promise<void> {
       stackPorts: {legacy: w.stacks.legacy.port, kubernetes: w.stacks.kubernetes.port},
       backup: w.front.backup,
       eks: w.front.eks,
+      rds: w.front.rds,
       kubernetesApi: w.k8s.url,
     })
     // The rest of the platform (what verify --phase post reads) is seeded in the background; until
@@ -147,7 +150,11 @@ async function main(): Promise<void> {
   const attachPostgres = async (): Promise<string[]> => {
     const pg = await postgresStarting
     world.postgres = pg.fleet
-    world.front.rds.attach(pg.fleet, SANDBOX.db)
+    // A snapshot copied to the secondary region every copyEveryMs, as a copy rule would: the region RPO.
+    world.front.rds.attach(pg.fleet, SANDBOX.db, {
+      region: SANDBOX.region,
+      copies: {to: SANDBOX.secondaryRegion, everyMs: copyEveryMs, keep: 3, log: (line) => console.log(line)},
+    })
     return pg.warning ? [pg.warning] : []
   }
   const postgresWarnings = await attachPostgres()
@@ -201,6 +208,7 @@ async function main(): Promise<void> {
     helm: helm ?? null,
     warnings,
     postgres: world.postgres?.status() ?? null,
+    snapshotCopies: world.postgres && copyEveryMs > 0 ? {region: SANDBOX.secondaryRegion, everySeconds: copyEveryMs / 1000, keep: 3} : null,
     logs: {daemon: layout.daemonLog, moto: layout.motoLog, awsRequests: layout.awsRequests},
   }
   atomicWriteFile(layout.info, `${JSON.stringify(info, null, 2)}\n`)

@@ -231,6 +231,13 @@ export async function writeSandboxFiles(
                 // Shared as a team's would be: in S3 (the ops state bucket), one object per drill.
                 history: `s3://${SANDBOX.stateBucket}/dr-history`,
                 maxAge: '8d',
+                // A region-wide recovery (dr drill --scope region): the copies in the secondary region, restored into its network.
+                region: {
+                  name: SANDBOX.secondaryRegion,
+                  subnetGroup: SANDBOX.dbSubnetGroupWest,
+                  securityGroups: [facts.secondary.securityGroupId],
+                  parameterGroup: SANDBOX.dbParameterGroupWest,
+                },
               },
             }
           : {}),

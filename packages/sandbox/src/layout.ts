@@ -36,6 +36,8 @@ export interface SandboxInfo {
   warnings: string[]
   /** The PostgreSQL behind the RDS instance, or null when there is none (see warnings). */
   postgres?: SandboxPostgres | null
+  /** Snapshots of the RDS instance copied to the secondary region while the sandbox runs (null: none, without PostgreSQL or with an interval of 0). */
+  snapshotCopies?: {region: string; everySeconds: number; keep: number} | null
   logs: {daemon: string; moto: string; awsRequests: string}
 }
 

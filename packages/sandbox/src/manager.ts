@@ -61,6 +61,8 @@ export interface UpOptions {
   /** The CLI's own directory (oclif's config.root): its examples/ are the module and chart the sandbox provisions. */
   cliRoot?: string
   timeoutMs?: number
+  /** Seconds between the snapshots copied to the secondary region (0: none after the seeded one). Default 60. */
+  snapshotCopyIntervalSeconds?: number
 }
 
 export async function sandboxUp(stateDir: string, o: UpOptions = {}): Promise<{info: SandboxInfo; started: boolean}> {
@@ -72,7 +74,17 @@ export async function sandboxUp(stateDir: string, o: UpOptions = {}): Promise<{i
   const daemon = join(sandboxPackageRoot(), 'dist', 'daemon.js')
   if (!existsSync(daemon)) throw new SandboxError(`The sandbox is not built (${daemon} is missing); run npm run build.`, {code: 'NOT_BUILT'})
   const log = openSync(layout.daemonLog, 'a')
-  const args = [daemon, stateDir, '--ttl', String(o.ttlSeconds ?? 5), '--change-delay', String(o.changeDelayMs ?? 2000), ...(o.cliRoot ? ['--cli-root', o.cliRoot] : [])]
+  const args = [
+    daemon,
+    stateDir,
+    '--ttl',
+    String(o.ttlSeconds ?? 5),
+    '--change-delay',
+    String(o.changeDelayMs ?? 2000),
+    '--snapshot-copy-interval',
+    String(Math.round((o.snapshotCopyIntervalSeconds ?? 60) * 1000)),
+    ...(o.cliRoot ? ['--cli-root', o.cliRoot] : []),
+  ]
   // Detached: its own process group, which `down` stops as a whole (moto included).
   const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', log, log], env: {...process.env, NODE_OPTIONS: ''}})
   closeSync(log)

@@ -5,12 +5,15 @@
  * on both stacks, an EKS cluster with a node group, an RDS PostgreSQL 16 instance (in its own
  * subnet group, security group and parameter group; a real PostgreSQL backs it, see postgres/)
  * with automated backups and a manual snapshot, a backup vault and plan with recovery points,
- * and CloudWatch alarms for the 5xx rate and latency. In Kubernetes: the clipper namespace with the
+ * and CloudWatch alarms for the 5xx rate and latency. In the secondary region (us-west-2), what a
+ * region-wide recovery restores into: a VPC with two subnets, a DB subnet group, security group and
+ * parameter group, and a copy of the manual snapshot. In Kubernetes: the clipper namespace with the
  * backend and frontend deployments, services, an HPA and an ingress.
  */
 import {randomUUID} from 'node:crypto'
 import type {BackupService} from './aws-front/backup.js'
 import type {EksExtras} from './aws-front/eks-extras.js'
+import type {RdsPostgres} from './aws-front/rds-postgres.js'
 import type {K8sStandIn} from './kube-stand-in/server.js'
 
 export const SANDBOX = {
@@ -31,6 +34,17 @@ export const SANDBOX = {
   dbSecurityGroup: 'clipper-sandbox-db',
   dbParameterGroup: 'clipper-sandbox-pg16',
   dbSnapshot: 'clipper-sandbox-before-cutover',
+  // The secondary region a region-wide recovery restores in: its network, and copies of the
+  // database's snapshots (the seeded one, and one every --snapshot-copy-interval while it runs).
+  secondaryRegion: 'us-west-2',
+  vpcWest: 'clipper-sandbox-west',
+  zonesWest: ['us-west-2a', 'us-west-2b'],
+  dbSubnetGroupWest: 'clipper-sandbox-db-west',
+  dbSecurityGroupWest: 'clipper-sandbox-db-west',
+  dbParameterGroupWest: 'clipper-sandbox-pg16-west',
+  dbSnapshotWest: 'clipper-sandbox-before-cutover-west',
+  /** Seconds between the snapshots copied to the secondary region (the default of sandbox up --snapshot-copy-interval). */
+  snapshotCopyEverySeconds: 60,
   // The environment variable the sandbox environment's tools get the database's URL in.
   databaseUrlEnv: 'CLIPPER_SANDBOX_DATABASE_URL',
   vault: 'clipper-sandbox-vault',
@@ -59,6 +73,16 @@ export interface SeedFacts {
   dbArn: string
   recoveryPoints: string[]
   network: SandboxNetwork
+  /** Where a restore in the secondary region goes. */
+  secondary: SecondaryNetwork
+}
+
+/** The secondary region's VPC, subnets and the database's security group there. */
+export interface SecondaryNetwork {
+  region: string
+  vpcId: string
+  subnetIds: string[]
+  securityGroupId: string
 }
 
 /** The VPC and its subnets, made first: the database lives in the private ones. */
@@ -78,22 +102,25 @@ type SeedOptions = {
   kubernetesApi: string
   /** The master password of the RDS instance: the real database's, when one backs it. */
   dbPassword?: string
+  /** The front's RDS: told of the snapshot copy seeded straight in moto, so it answers for it as AWS would. */
+  rds?: Pick<RdsPostgres, 'recordCopy'>
 }
 
 /** Seed every service at once (they do not depend on each other, but for backups on the DB). */
 export async function seedAws(o: SeedOptions): Promise<SeedFacts> {
   const common = {region: SANDBOX.region, endpoint: o.motoUrl, credentials: CREDENTIALS, maxAttempts: 3}
   const network = seedVpc(common)
-  const [dns, data] = await Promise.all([
+  const [dns, data, secondary] = await Promise.all([
     seedRoute53(o, common),
     network.then((n) => seedData(o, common, n)),
+    seedSecondary({...common, region: SANDBOX.secondaryRegion}),
     seedEks(common).then(() => {
       o.eks.seedAddons(SANDBOX.region, SANDBOX.cluster, [...SANDBOX.addons])
       o.eks.setEndpoint(o.kubernetesApi)
     }),
     seedAlarms(common),
   ])
-  return {...dns, ...data, network: await network}
+  return {...dns, ...data, network: await network, secondary}
 }
 
 /** AWS services only the provisioned platform's seeding touches (the front holds them until it is done). */
@@ -252,7 +279,9 @@ async function seedData(o: SeedOptions, common: Common, network: SandboxNetwork)
   const dbArn = db.DBInstance!.DBInstanceArn!
   // Daily points for three days, and one from a few minutes ago (inside the 15-minute RPO).
   const [, , ...points] = await Promise.all([
-    rds.send(new rdsm.CreateDBSnapshotCommand({DBInstanceIdentifier: SANDBOX.db, DBSnapshotIdentifier: SANDBOX.dbSnapshot})),
+    rds
+      .send(new rdsm.CreateDBSnapshotCommand({DBInstanceIdentifier: SANDBOX.db, DBSnapshotIdentifier: SANDBOX.dbSnapshot}))
+      .then((s) => seedCopy(common, s.DBSnapshot!.DBSnapshotArn!, o)),
     backup
       .send(
         new bm.CreateBackupSelectionCommand({
@@ -268,6 +297,67 @@ async function seedData(o: SeedOptions, common: Common, network: SandboxNetwork)
   rds.destroy()
   backup.destroy()
   return {dbArn, recoveryPoints: points.map((p) => (p as {RecoveryPointArn: string}).RecoveryPointArn)}
+}
+
+/** The manual snapshot copied to the secondary region, as the copy rule that keeps it there did. */
+async function seedCopy(common: Common, sourceArn: string, o: SeedOptions): Promise<void> {
+  const rdsm = await import('@aws-sdk/client-rds')
+  const west = new rdsm.RDSClient({...common, region: SANDBOX.secondaryRegion})
+  await west.send(new rdsm.CopyDBSnapshotCommand({SourceDBSnapshotIdentifier: sourceArn, TargetDBSnapshotIdentifier: SANDBOX.dbSnapshotWest}))
+  o.rds?.recordCopy({region: SANDBOX.secondaryRegion, id: SANDBOX.dbSnapshotWest, sourceArn})
+  west.destroy()
+}
+
+/** The secondary region's network for the database: a VPC, two private subnets, the DB subnet group, security group and parameter group. */
+async function seedSecondary(common: Common): Promise<SecondaryNetwork> {
+  const [ec2m, rdsm] = await Promise.all([import('@aws-sdk/client-ec2'), import('@aws-sdk/client-rds')])
+  const ec2 = new ec2m.EC2Client(common)
+  const rds = new rdsm.RDSClient(common)
+  const vpcId = (await ec2.send(new ec2m.CreateVpcCommand({CidrBlock: '10.1.0.0/16', TagSpecifications: tagged('vpc', SANDBOX.vpcWest)}))).Vpc!.VpcId!
+  const [securityGroupId, ...subnetIds] = await Promise.all([
+    ec2
+      .send(
+        new ec2m.CreateSecurityGroupCommand({
+          GroupName: SANDBOX.dbSecurityGroupWest,
+          Description: 'Clipper PostgreSQL (secondary region): from the cluster only',
+          VpcId: vpcId,
+          TagSpecifications: [{ResourceType: 'security-group', Tags: [{Key: 'Name', Value: SANDBOX.dbSecurityGroupWest}]}],
+        }),
+      )
+      .then((g) => g.GroupId!),
+    ...SANDBOX.zonesWest.map(
+      async (zone, i) =>
+        (
+          await ec2.send(
+            new ec2m.CreateSubnetCommand({
+              VpcId: vpcId,
+              CidrBlock: `10.1.${10 + i}.0/24`,
+              AvailabilityZone: zone,
+              TagSpecifications: tagged('subnet', `${SANDBOX.vpcWest}-private-${zone}`),
+            }),
+          )
+        ).Subnet!.SubnetId!,
+    ),
+  ])
+  await Promise.all([
+    rds.send(
+      new rdsm.CreateDBSubnetGroupCommand({
+        DBSubnetGroupName: SANDBOX.dbSubnetGroupWest,
+        DBSubnetGroupDescription: 'Clipper PostgreSQL (secondary region): the private subnets',
+        SubnetIds: subnetIds,
+      }),
+    ),
+    rds.send(
+      new rdsm.CreateDBParameterGroupCommand({
+        DBParameterGroupName: SANDBOX.dbParameterGroupWest,
+        DBParameterGroupFamily: 'postgres16',
+        Description: 'Clipper PostgreSQL 16 (secondary region)',
+      }),
+    ),
+  ])
+  ec2.destroy()
+  rds.destroy()
+  return {region: common.region, vpcId, subnetIds, securityGroupId: securityGroupId!}
 }
 
 const tagged = <T extends string>(type: T, name: string) => [{ResourceType: type, Tags: [{Key: 'Name', Value: name}]}]

@@ -29,21 +29,24 @@ Exit codes: 0 nothing left behind (or all deleted), 1 a delete failed, 2 bad fla
     const f = this.flags
     const {name, environment: env} = loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root})
     const {awsClient} = await import('../../lib/aws/clients.js')
-    const {deleteInstance, OWNER_TAG, PURPOSE_TAG, tagsOf} = await import('../../lib/rds/restore.js')
+    const {deleteInstance, inRegion, OWNER_TAG, PURPOSE_TAG, tagsOf} = await import('../../lib/rds/restore.js')
     const {DescribeDBInstancesCommand} = await import('@aws-sdk/client-rds')
-    const rds = await awsClient('rds', env)
     const minAge = parseDuration(f['older-than'])!
-    const found = []
-    let Marker: string | undefined
-    do {
-      const page = await rds.send(new DescribeDBInstancesCommand({Marker}))
-      found.push(...(page.DBInstances ?? []))
-      Marker = page.Marker
-    } while (Marker)
     const now = Date.now()
-    const leftovers = found
-      .filter((db) => tagsOf(db)[PURPOSE_TAG] === 'dr-drill' && db.DBInstanceIdentifier !== env.database?.rdsInstance)
-      .map((db) => ({id: db.DBInstanceIdentifier!, run: tagsOf(db)[OWNER_TAG], status: db.DBInstanceStatus, ageMs: now - (db.InstanceCreateTime?.getTime() ?? now)}))
+    const leftovers = []
+    // The environment's region, and the secondary one where region-wide drills restore.
+    for (const region of new Set([env.aws?.region, env.dr?.region?.name].filter((r): r is string => Boolean(r)))) {
+      const rds = await awsClient('rds', inRegion(env, region))
+      let Marker: string | undefined
+      do {
+        const page = await rds.send(new DescribeDBInstancesCommand({Marker}))
+        for (const db of page.DBInstances ?? []) {
+          if (tagsOf(db)[PURPOSE_TAG] !== 'dr-drill' || db.DBInstanceIdentifier === env.database?.rdsInstance) continue
+          leftovers.push({id: db.DBInstanceIdentifier!, region, run: tagsOf(db)[OWNER_TAG], status: db.DBInstanceStatus, ageMs: now - (db.InstanceCreateTime?.getTime() ?? now)})
+        }
+        Marker = page.Marker
+      } while (Marker)
+    }
     const old = leftovers.filter((l) => l.ageMs >= minAge)
     for (const l of leftovers)
       this.note(
@@ -56,7 +59,7 @@ Exit codes: 0 nothing left behind (or all deleted), 1 a delete failed, 2 bad fla
     let failed = 0
     for (const l of out.leftovers) {
       try {
-        await deleteInstance(env, l.id, {timeoutMs: 30 * 60_000, capMs: 10_000, signal: AbortSignal.timeout(30 * 60_000), log: (line) => this.note(line)})
+        await deleteInstance(inRegion(env, l.region), l.id, {timeoutMs: 30 * 60_000, capMs: 10_000, signal: AbortSignal.timeout(30 * 60_000), log: (line) => this.note(line)})
         l.deleted = true
         this.note(`deleted ${l.id}`)
       } catch (error) {

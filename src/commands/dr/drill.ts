@@ -3,7 +3,7 @@ import {join, resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 import type {RunOutcome} from '../../lib/engine/executor.js'
 import {loadEnvironment} from '../../lib/engine/target.js'
-import {RUN_EXIT_CODES} from '../../lib/errors.js'
+import {RUN_EXIT_CODES, UsageError} from '../../lib/errors.js'
 import {durationFlag, runFlags} from '../../lib/flags.js'
 import {refuseLiveTarget, restoreFromFlags, restoreFromParams} from '../../lib/restore-flags.js'
 import {RunbookCommand} from '../../lib/runbook-command.js'
@@ -31,11 +31,31 @@ ${RUN_EXIT_CODES}`
     rto: durationFlag({summary: 'Recovery time objective to judge against (default slos.rto).'}),
     rpo: durationFlag({summary: 'Recovery point objective to judge against (default slos.rpo).'}),
     'report-dir': Flags.string({summary: 'Where to write report.json, report.md and junit.xml.', default: '.'}),
+    scope: Flags.option({
+      summary:
+        "service: restore in the environment's region, judged against slos.rto/rpo; region: restore the newest cross-region copy in dr.region, judged against slos.regionRto/regionRpo.",
+      options: ['service', 'region'] as const,
+      default: 'service' as const,
+      exclusive: ['point-in-time', 'snapshot', 'recovery-point'],
+    })(),
   }
 
   async run(): Promise<unknown> {
     const f = this.flags
-    refuseLiveTarget(f.target, loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root}).environment.database?.rdsInstance)
+    const env = loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root}).environment
+    refuseLiveTarget(f.target, env.database?.rdsInstance)
+    if (f.scope === 'region') {
+      // A region-wide recovery: the newest copy in the secondary region, against the region objectives.
+      if (!env.dr?.region)
+        throw new UsageError('--scope region needs dr.region in the environment config: the secondary region and the network a restore there uses.', {code: 'NO_DR_REGION'})
+      return this.runRunbook('dr-drill', {
+        from: 'region-copy',
+        region: env.dr.region.name,
+        target: f.target ?? '',
+        rto: f.rto ?? env.slos.regionRto,
+        rpo: f.rpo ?? env.slos.regionRpo,
+      })
+    }
     return this.runRunbook('dr-drill', {...restoreFromParams(f), target: f.target ?? '', rto: f.rto ?? '', rpo: f.rpo ?? ''})
   }
 
@@ -43,9 +63,11 @@ ${RUN_EXIT_CODES}`
   protected override async afterRun(outcome: RunOutcome): Promise<void> {
     const s = outcome.state
     const f = this.flags
-    const {deleteInstance, describeInstance, OWNER_TAG, tagsOf} = await import('../../lib/rds/restore.js')
+    const {deleteInstance, describeInstance, inRegion, OWNER_TAG, tagsOf} = await import('../../lib/rds/restore.js')
     const {awsClient} = await import('../../lib/aws/clients.js')
-    const env = loadEnvironment({env: s.environment, config: f.config, stateRoot: this.stateDir(f['state-dir']).root}).environment
+    const home = loadEnvironment({env: s.environment, config: f.config, stateRoot: this.stateDir(f['state-dir']).root}).environment
+    // Where the scratch instance is: the secondary region for a region-wide drill.
+    const env = inRegion(home, (s.params.region as string) || undefined)
     const target = (s.steps.find((x) => x.id === 'restore')?.inputs as {target?: string} | undefined)?.target
     let cleanup = {instance: target, result: 'never made'}
     if (target) {
@@ -80,7 +102,7 @@ ${RUN_EXIT_CODES}`
     }
     // The team's record: appended before the reports, so a report names where it went.
     const {appendDrill} = await import('../../lib/dr/history.js')
-    await appendDrill(env, s.environment!, this.stateDir(f['state-dir']).root, result)
+    await appendDrill(home, s.environment!, this.stateDir(f['state-dir']).root, result)
       .then((where) => (result.history = where))
       .catch((error: Error) => this.warn(`The drill's result could not be added to the history: ${error.message}`))
     const dir = resolve(f['report-dir'])

@@ -298,6 +298,18 @@ export const environmentSchema = z.strictObject({
       history: z.string().min(1).optional(),
       /** verify --phase post warns when the last passing drill is older than this (the schedule, with some slack). */
       maxAge: duration('an age').optional(),
+      /** The secondary region holding cross-region copies (dr drill --scope region), and the network a restore there uses. */
+      region: z
+        .strictObject({
+          name: awsRegion,
+          subnetGroup: nonEmpty('a DB subnet group in the secondary region'),
+          securityGroups: z
+            .array(z.string().regex(/^sg-[0-9a-f]+$/, {error: 'expected a security group id such as sg-0123abcd'}))
+            .min(1, {error: 'expected at least one security group'}),
+          parameterGroup: z.string().min(1).optional(),
+          instanceClass: z.string().min(1).optional(),
+        })
+        .optional(),
     })
     .optional(),
   backup: z
@@ -311,6 +323,9 @@ export const environmentSchema = z.strictObject({
       availability: z.number().min(0).max(100).default(99.9),
       rto: duration('a recovery time objective').default('1h'),
       rpo: duration('a recovery point objective').default('15m'),
+      /** The objectives for a region-wide recovery (dr drill --scope region). */
+      regionRto: duration('a recovery time objective').default('4h'),
+      regionRpo: duration('a recovery point objective').default('1h'),
       rollbackBudget: duration('a rollback time budget').default('30m'),
       errorRate: fraction.default(0.001),
       p95: duration('a latency').default('200ms'),

@@ -149,7 +149,8 @@ export async function planRun(input: PlanInput): Promise<Plan> {
         out.artifacts = {}
         for (const [name, file] of Object.entries(plan.artifacts)) out.artifacts[name] = {file: relative(input.artifactsDir, file), sha256: await sha256File(file)}
       }
-      rec.outputs = (plan.outputs ?? {}) as Record<string, unknown>
+      // A plan that gives no outputs leaves them to the run: later steps reading them are "known at run time".
+      rec.outputs = (plan.outputs ?? UNKNOWN) as Record<string, unknown>
       rec.status = 'succeeded'
     } catch (error) {
       throw planError(rec, error)

@@ -16,7 +16,18 @@ import {awsClient, awsErrorName} from '../aws/clients.js'
 import {RunFailedError, UsageError} from '../errors.js'
 import {formatDuration} from '../util/duration.js'
 
-export type RestoreSource = {from: 'latest'} | {from: 'point-in-time'; time: string} | {from: 'snapshot'; snapshot: string} | {from: 'recovery-point'; recoveryPoint: string}
+export type RestoreSource =
+  | {from: 'latest'}
+  | {from: 'point-in-time'; time: string}
+  | {from: 'snapshot'; snapshot: string}
+  | {from: 'recovery-point'; recoveryPoint: string}
+  /** The newest cross-region copy of the source's snapshots, restored in the secondary region (dr.region). */
+  | {from: 'region-copy'}
+
+/** The environment as seen from another region (the secondary region of dr.region). */
+export function inRegion(env: Environment, region: string | undefined): Environment {
+  return region && env.aws ? {...env, aws: {...env.aws, region}} : env
+}
 
 /** The settings a restore is made with, each from the config or the source instance. */
 export interface RestoreSettings {
@@ -124,6 +135,10 @@ export async function restoreRequest(
       },
       restoreTime: time.toISOString(),
     }
+  }
+  if (o.from.from === 'region-copy') {
+    const copy = await newestRegionCopy(o.env, o.source.DBInstanceIdentifier!, signal)
+    return {api: 'RestoreDBInstanceFromDBSnapshot', input: {DBSnapshotIdentifier: copy.DBSnapshotIdentifier, ...network}, restoreTime: copy.SnapshotCreateTime?.toISOString()}
   }
   if (o.from.from === 'snapshot') {
     const rds = await awsClient('rds', o.env)
@@ -309,4 +324,38 @@ export const PURPOSE_TAG = 'clipper-ops:purpose'
 
 export function tagsOf(db: DBInstance): Record<string, string> {
   return Object.fromEntries((db.TagList ?? []).map((t) => [t.Key ?? '', t.Value ?? '']))
+}
+
+/** The newest available snapshot of the source in the secondary region (o.env is already in that region). */
+async function newestRegionCopy(env: Environment, sourceId: string, signal?: AbortSignal) {
+  const rds = await awsClient('rds', env)
+  const {DescribeDBSnapshotsCommand} = await import('@aws-sdk/client-rds')
+  const found = []
+  let Marker: string | undefined
+  do {
+    const page = await rds.send(new DescribeDBSnapshotsCommand({DBInstanceIdentifier: sourceId, Marker}), {abortSignal: signal})
+    found.push(...(page.DBSnapshots ?? []))
+    Marker = page.Marker
+  } while (Marker)
+  const newest = found.filter((s) => s.Status === 'available').sort((a, b) => (b.SnapshotCreateTime?.getTime() ?? 0) - (a.SnapshotCreateTime?.getTime() ?? 0))[0]
+  if (!newest)
+    throw new RunFailedError(`No available copy of ${sourceId}'s snapshots in ${env.aws?.region}: a region-wide recovery has nothing to restore.`, {code: 'NO_REGION_COPY'})
+  return newest
+}
+
+/** Restore settings in the secondary region: only what dr.region gives (nothing can be copied across regions). */
+export function regionSettings(env: Environment, extraTags: Record<string, string>): RestoreSettings {
+  const r = env.dr!.region!
+  return {
+    subnetGroup: r.subnetGroup,
+    securityGroups: r.securityGroups,
+    parameterGroup: r.parameterGroup,
+    instanceClass: r.instanceClass,
+    multiAz: false,
+    publiclyAccessible: false,
+    tags: {...env.database?.restore?.tags, ...extraTags},
+    origin: Object.fromEntries(
+      ['subnetGroup', 'securityGroups', 'parameterGroup', 'instanceClass'].filter((k) => r[k as keyof typeof r] !== undefined).map((k) => [k, 'config' as const]),
+    ),
+  }
 }

@@ -22,6 +22,9 @@ export interface DrillResult {
   startedAt: string
   endedAt?: string
   verdict: 'pass' | 'fail'
+  /** service: a restore in the environment's region; region: from the cross-region copy in the secondary region. */
+  scope: 'service' | 'region'
+  region?: string
   reason?: string
   from?: unknown
   target?: string
@@ -69,6 +72,8 @@ export function drillResult(s: RunState, cleanup: DrillResult['cleanup']): Drill
     startedAt: s.createdAt,
     endedAt: s.endedAt,
     verdict: s.status === 'succeeded' ? 'pass' : 'fail',
+    scope: s.params.from === 'region-copy' ? 'region' : 'service',
+    region: r.region,
     reason: s.status === 'succeeded' ? undefined : (s.failure?.message ?? `the run ${s.status}`),
     from: {from: s.params.from, time: s.params.time || undefined, snapshot: s.params.snapshot || undefined, recoveryPoint: s.params.recoveryPoint || undefined},
     target: r.instance ?? (restore?.inputs as {target?: string} | undefined)?.target,
@@ -89,7 +94,7 @@ const fmt = (ms?: number) => (ms === undefined ? '—' : formatDuration(ms))
 export function drillMarkdown(d: DrillResult): string {
   const mark = (ok?: boolean) => (ok === undefined ? '—' : ok ? '✅' : '❌')
   const lines = [
-    `## DR drill on ${d.environment}: ${d.verdict === 'pass' ? '✅ passed' : '❌ failed'}`,
+    `## DR drill on ${d.environment}${d.scope === 'region' ? ` (region-wide, in ${d.region ?? 'the secondary region'})` : ''}: ${d.verdict === 'pass' ? '✅ passed' : '❌ failed'}`,
     '',
     ...(d.reason ? [`**Why:** ${d.reason}`, ''] : []),
     '| measure | value | target | met |',

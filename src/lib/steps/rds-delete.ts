@@ -8,11 +8,13 @@ import {awsClient} from '../aws/clients.js'
 import {duration} from '../config/schema.js'
 import {RunFailedError} from '../errors.js'
 import {parseDuration} from '../util/duration.js'
-import {deleteInstance, describeInstance, OWNER_TAG, tagsOf} from '../rds/restore.js'
+import {deleteInstance, describeInstance, inRegion, OWNER_TAG, tagsOf} from '../rds/restore.js'
 import {defineStep, type StepContext} from './types.js'
 
 const inputs = z.strictObject({
   instance: z.string().min(1, {error: 'expected the DB instance identifier to delete'}),
+  /** Another region than the environment's (a restore in the secondary region of dr.region). */
+  region: z.string().min(1).optional(),
   timeout: duration('a timeout').default('30m'),
 })
 type Inputs = z.output<typeof inputs>
@@ -21,7 +23,7 @@ type Inputs = z.output<typeof inputs>
 async function deletable(ctx: StepContext, i: Inputs) {
   if (i.instance === ctx.environment?.database?.rdsInstance)
     throw new RunFailedError(`${i.instance} is the environment's live database; clipper-ops never deletes it.`, {code: 'DELETE_LIVE'})
-  const db = await describeInstance(await awsClient('rds', ctx.environment), i.instance, ctx.signal)
+  const db = await describeInstance(await awsClient('rds', inRegion(ctx.environment!, i.region)), i.instance, ctx.signal)
   if (db && !tagsOf(db)[OWNER_TAG]) throw new RunFailedError(`${i.instance} was not made by clipper-ops (no ${OWNER_TAG} tag); it is not deleted.`, {code: 'DELETE_FOREIGN'})
   return db
 }
@@ -47,7 +49,7 @@ export default defineStep({
   async run(ctx, i) {
     await deletable(ctx, i)
     const started = Date.now()
-    const r = await deleteInstance(ctx.environment!, i.instance, {timeoutMs: parseDuration(i.timeout)!, capMs: 10_000, signal: ctx.signal, log: ctx.log})
+    const r = await deleteInstance(inRegion(ctx.environment!, i.region), i.instance, {timeoutMs: parseDuration(i.timeout)!, capMs: 10_000, signal: ctx.signal, log: ctx.log})
     return {
       summary: r === 'absent' ? `${i.instance} was already gone` : `${i.instance} deleted`,
       outputs: {instance: i.instance, result: r, deletedAt: new Date().toISOString(), durationMs: Date.now() - started},

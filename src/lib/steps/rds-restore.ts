@@ -7,12 +7,25 @@
  * Crash safety: the target is tagged with the run id; a resumed run that finds its own target
  * waits for it instead of asking again, and one that finds someone else's refuses.
  */
+import type {DBInstance} from '@aws-sdk/client-rds'
 import {z} from 'zod'
 import {awsClient} from '../aws/clients.js'
 import {duration} from '../config/schema.js'
 import {RunFailedError, UsageError} from '../errors.js'
 import {parseDuration} from '../util/duration.js'
-import {describeInstance, OWNER_TAG, restoreRequest, restoreSettings, sendRestore, tagsOf, waitAvailable, waitForRestoreJob, type RestoreSource} from '../rds/restore.js'
+import {
+  describeInstance,
+  inRegion,
+  OWNER_TAG,
+  regionSettings,
+  restoreRequest,
+  restoreSettings,
+  sendRestore,
+  tagsOf,
+  waitAvailable,
+  waitForRestoreJob,
+  type RestoreSource,
+} from '../rds/restore.js'
 import {defineStep, type StepContext} from './types.js'
 
 const inputs = z
@@ -21,7 +34,9 @@ const inputs = z
     source: z.string().min(1).optional(),
     /** The new instance's identifier. */
     target: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, {error: 'expected an RDS DB instance identifier (letters, digits, dashes; 63 at most)'}),
-    from: z.enum(['latest', 'point-in-time', 'snapshot', 'recovery-point'], {error: 'expected from: latest, point-in-time, snapshot or recovery-point'}),
+    from: z.enum(['latest', 'point-in-time', 'snapshot', 'recovery-point', 'region-copy'], {
+      error: 'expected from: latest, point-in-time, snapshot, recovery-point or region-copy',
+    }),
     time: z.string().min(1).optional(),
     snapshot: z.string().min(1).optional(),
     recoveryPoint: z.string().min(1).optional(),
@@ -40,22 +55,41 @@ function sourceOf(i: Inputs): RestoreSource {
   if (i.from === 'point-in-time') return {from: 'point-in-time', time: i.time!}
   if (i.from === 'snapshot') return {from: 'snapshot', snapshot: i.snapshot!}
   if (i.from === 'recovery-point') return {from: 'recovery-point', recoveryPoint: i.recoveryPoint!}
+  if (i.from === 'region-copy') return {from: 'region-copy'}
   return {from: 'latest'}
+}
+
+/** Where the restore happens: the environment's region, or for a region-wide recovery the secondary one. */
+function regionOf(ctx: StepContext, i: Inputs) {
+  const env = ctx.environment
+  if (i.from !== 'region-copy') return env
+  if (!env?.dr?.region) throw new UsageError('A region-wide restore needs dr.region in the environment config: the secondary region and its network.', {code: 'NO_DR_REGION'})
+  return inRegion(env, env.dr.region.name)
 }
 
 /** Everything the request needs, read and checked: what would make the restore fail is found here. */
 async function prepare(ctx: StepContext, i: Inputs) {
-  const env = ctx.environment
+  const env = regionOf(ctx, i)
   const live = env?.database?.rdsInstance
   const sourceId = i.source ?? live
   if (!env || !sourceId) throw new UsageError('rds-restore needs database.rdsInstance in the environment config (or a source).', {code: 'NO_DATABASE'})
   if (i.target === sourceId || i.target === live)
     throw new UsageError(`The target ${i.target} is the live instance: a restore always makes a new instance (promoting one is a separate runbook).`, {code: 'TARGET_IS_LIVE'})
   const rds = await awsClient('rds', env)
-  const source = await describeInstance(rds, sourceId, ctx.signal)
-  if (!source) throw new RunFailedError(`The source instance ${sourceId} does not exist.`, {code: 'NO_SOURCE'})
-  const settings = restoreSettings(env, source, {...i.tags, [OWNER_TAG]: ctx.runId})
-  const problems = await networkProblems(ctx, settings)
+  const tags = {...i.tags, [OWNER_TAG]: ctx.runId}
+  let source: DBInstance
+  let settings
+  if (i.from === 'region-copy') {
+    // A region-wide recovery must not depend on the primary region: only the copies are read.
+    source = {DBInstanceIdentifier: sourceId}
+    settings = regionSettings(env, tags)
+  } else {
+    const found = await describeInstance(rds, sourceId, ctx.signal)
+    if (!found) throw new RunFailedError(`The source instance ${sourceId} does not exist.`, {code: 'NO_SOURCE'})
+    source = found
+    settings = restoreSettings(env, source, tags)
+  }
+  const problems = await networkProblems({...ctx, environment: env}, settings)
   if (problems.length) throw new RunFailedError(`The restore would fail: ${problems.join('; ')}.`, {code: 'RESTORE_PRECHECK'})
   const request = await restoreRequest({env, source, target: i.target, from: sourceOf(i), settings, idempotencyToken: `${ctx.runId}:${ctx.stepId}`}, ctx.signal)
   return {env, rds, source, settings, request}
@@ -143,9 +177,10 @@ export default defineStep({
     const db = await waitAvailable(env, i.target, wait)
     const availableAt = new Date().toISOString()
     return {
-      summary: `${i.target} available at ${db.Endpoint!.Address}:${db.Endpoint!.Port}${request.restoreTime ? `, restored to ${request.restoreTime}` : ''}`,
+      summary: `${i.target} available at ${db.Endpoint!.Address}:${db.Endpoint!.Port}${env.aws!.region !== ctx.environment?.aws?.region ? ` in ${env.aws!.region}` : ''}${request.restoreTime ? `, restored to ${request.restoreTime}` : ''}`,
       outputs: {
         instance: i.target,
+        region: env.aws!.region,
         host: db.Endpoint!.Address,
         port: db.Endpoint!.Port,
         restoreTime: request.restoreTime,
@@ -162,7 +197,7 @@ export default defineStep({
   },
 
   async reconcile(ctx, i) {
-    const rds = await awsClient('rds', ctx.environment)
+    const rds = await awsClient('rds', regionOf(ctx, i))
     const db = await describeInstance(rds, i.target, ctx.signal)
     if (db && tagsOf(db)[OWNER_TAG] !== ctx.runId) return {unknown: `${i.target} exists but is not tagged as made by this run`}
     // Not there (never sent) or ours (sent): run() sends or waits accordingly.

@@ -445,7 +445,7 @@ export class BackupService {
         const out = await rds.send(new CreateDBSnapshotCommand({DBSnapshotIdentifier: snapshotIdentifier, DBInstanceIdentifier: db.instanceId}))
         const size = (out.DBSnapshot?.AllocatedStorage ?? 20) * 1024 ** 3
         // A backed instance: RUNNING until the base backup behind the snapshot is taken.
-        await this.rds?.snapshotTaken(db.instanceId, snapshotIdentifier)
+        await this.rds?.snapshotTaken(db.instanceId, snapshotIdentifier, db.region)
         this.after(this.stepMs, () => {
           job.State = 'COMPLETED'
           job.PercentDone = '100.0'
@@ -498,7 +498,7 @@ export class BackupService {
     this.after(this.stepMs, async () => {
       try {
         const out = await this.moto.rds(point.region).send(new RestoreDBInstanceFromDBSnapshotCommand(restoreInput))
-        const real = this.rds?.restoreFromSnapshot(point.snapshotIdentifier, restoreInput.DBInstanceIdentifier!)
+        const real = this.rds?.restoreFromSnapshot(point.snapshotIdentifier, restoreInput.DBInstanceIdentifier!, point.region)
         if (real) {
           job.PercentDone = '50.00%'
           await real

@@ -60,6 +60,8 @@ export interface AwsFrontOptions {
   logFile?: string
   /** Time between AWS Backup job states (CREATED -> RUNNING -> COMPLETED). Default 1000. */
   backupJobStepMs?: number
+  /** How long an RDS snapshot copy stays `creating` once its source is available. Default 2000. */
+  snapshotCopyMs?: number
 }
 
 /** Route 53 operations whose answer carries a ChangeInfo that AWS reports PENDING at first. */
@@ -75,7 +77,7 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
   const zoneLock = new KeyedLock()
   const backup = new BackupService(moto, opts.backupJobStepMs ?? 1000)
   const eks = new EksExtras(moto)
-  const rds = new RdsPostgres(backup)
+  const rds = new RdsPostgres(backup, moto, opts.snapshotCopyMs ?? 2000)
   backup.rds = rds
   const held = new Map<string, Promise<unknown>>()
 
@@ -156,7 +158,7 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
     if (info.service === 'rds') {
       // Read before the answer comes back: rewriting it is synchronous.
       const latest = await rds.latestRestorable()
-      return (xml) => rds.rewrite(uniqueDbiResourceIds(xml), latest)
+      return (xml) => rds.rewrite(uniqueDbiResourceIds(xml), latest, info.region)
     }
     if (info.service === 'route53' && ROUTE53_CHANGE_OPS.has(info.operation)) return (xml) => changes.rewriteChangeInfo(xml)
     if (info.service === 'route53' && info.operation === 'ListResourceRecordSets') return rewriteRecordList
@@ -353,6 +355,7 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
     },
     async close() {
       backup.close()
+      rds.close()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeAllConnections()

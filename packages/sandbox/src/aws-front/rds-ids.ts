@@ -12,9 +12,14 @@ import type {MotoClients} from './moto-clients.js'
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
 
-/** An id shaped like AWS's (`db-` and 26 base32 characters), stable for an identifier. */
-export function dbiResourceId(identifier: string): string {
-  const bytes = createHash('sha256').update(`dbi:${identifier}`).digest()
+/**
+ * An id shaped like AWS's (`db-` and 26 base32 characters), stable for an identifier in a region.
+ * (us-east-1's are as they were before instances were told apart by region.)
+ */
+export function dbiResourceId(identifier: string, region = 'us-east-1'): string {
+  const bytes = createHash('sha256')
+    .update(region === 'us-east-1' ? `dbi:${identifier}` : `dbi:${region}:${identifier}`)
+    .digest()
   let out = ''
   for (let i = 0; i < 26; i++) out += BASE32[bytes[i]! % 32]
   return `db-${out}`
@@ -24,7 +29,9 @@ export function dbiResourceId(identifier: string): string {
 export function uniqueDbiResourceIds(xml: string): string {
   return xml.replace(/<DBInstance>[\s\S]*?<\/DBInstance>/g, (block) => {
     const id = /<DBInstanceIdentifier>([^<]+)<\/DBInstanceIdentifier>/.exec(block)?.[1]
-    return id ? block.replace(/<DbiResourceId>[^<]*<\/DbiResourceId>/, `<DbiResourceId>${dbiResourceId(id)}</DbiResourceId>`) : block
+    // One identifier can be taken in two regions (a restore in the secondary one): the ARN says which.
+    const region = /<DBInstanceArn>arn:[^:]*:rds:([^:]+):/.exec(block)?.[1]
+    return id ? block.replace(/<DbiResourceId>[^<]*<\/DbiResourceId>/, `<DbiResourceId>${dbiResourceId(id, region)}</DbiResourceId>`) : block
   })
 }
 
@@ -41,7 +48,7 @@ export async function translateResourceIdFilter(body: Buffer, region: string, mo
     const prefix = nameKey.replace(/Name$/, 'Values.Value.')
     const wanted = new Set([...form.keys()].filter((k) => k.startsWith(prefix)).map((k) => form.get(k)!))
     for (const k of [...form.keys()]) if (k.startsWith(prefix)) form.delete(k)
-    const matches = instances.map((i) => i.DBInstanceIdentifier!).filter((id) => wanted.has(dbiResourceId(id)))
+    const matches = instances.map((i) => i.DBInstanceIdentifier!).filter((id) => wanted.has(dbiResourceId(id, region)))
     form.set(nameKey, 'db-instance-id')
     // No match: an identifier that cannot exist, so that moto answers with an empty list as AWS does.
     ;(matches.length ? matches : ['clipper-ops-sandbox-no-such-instance']).forEach((id, n) => form.set(`${prefix}${n + 1}`, id))

@@ -5,7 +5,7 @@
  * named for them.
  */
 import {randomBytes} from 'node:crypto'
-import {writeFileSync} from 'node:fs'
+import {rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {runPg, type PgBinaries} from './binaries.js'
 
@@ -65,6 +65,14 @@ export class BaseBackups {
     // A failure is read from the backup's status by whoever did not await it.
     done.catch(() => undefined)
     return {backup, done}
+  }
+
+  /** Forgets a backup and removes its files (the RDS snapshots it backed are gone). */
+  remove(backup: BaseBackup): void {
+    const at = this.list.indexOf(backup)
+    if (at >= 0) this.list.splice(at, 1)
+    rmSync(backup.dir, {recursive: true, force: true})
+    rmSync(`${backup.dir}.json`, {force: true})
   }
 
   all(): BaseBackup[] {

@@ -29,6 +29,8 @@ export type InstanceStatus = 'creating' | 'available' | 'failed'
 
 export interface RestoredInstance {
   name: string
+  /** The AWS region it was restored in, when not the primary's own (a cross-region restore from a copy). */
+  region?: string
   status: InstanceStatus
   port: number
   dataDir: string
@@ -74,7 +76,17 @@ export function clipperPassword(sandboxDir: string): string {
   return secretsFor(sandboxDir).clipperPassword
 }
 
+/**
+ * How restored instances are keyed: by name in the primary's own region, and by region and name
+ * elsewhere (one name can be taken in two regions). RDS identifiers never hold two hyphens in a
+ * row, so the key (and the data directory named for it) cannot be another instance's.
+ */
+export function instanceKey(name: string, region?: string): string {
+  return region ? `${region}--${name}` : name
+}
+
 export class PostgresFleet {
+  /** Restored instances by instanceKey(name, region). */
   readonly instances = new Map<string, RestoredInstance>()
   private readonly aborts = new Map<string, AbortController>()
   private admin: pg.Pool
@@ -241,6 +253,8 @@ export class PostgresFleet {
   }
 
   takeBaseBackup(label: string): {backup: BaseBackup; done: Promise<BaseBackup>} {
+    // Stopping: no new pg_basebackup may write under a data root being removed.
+    if (this.stopped) throw new Error(`PostgreSQL is stopping: no base backup for ${label}`)
     const taken = this.backups.take(label)
     taken.done.then(
       (b) => this.o.log(`postgres: base backup ${b.id} (${label}) taken in ${b.finishedAt!.getTime() - b.startedAt.getTime()}ms`),
@@ -276,19 +290,42 @@ export class PostgresFleet {
     }
   }
 
+  /** A restored instance, by its name and region (none: the primary's own). */
+  instance(name: string, region?: string): RestoredInstance | undefined {
+    return this.instances.get(instanceKey(name, region))
+  }
+
   /**
    * Restores a new instance in the background: from the newest base backup that finished by the
-   * target time (or from `backup` to its end). Listed as creating at once.
+   * target time (or from `backup` to its end). Listed as creating at once. In another region
+   * (`region`) only a base backup can be restored, and only with the WAL it holds itself: the
+   * primary's archive is in the primary's region, which a cross-region restore does without.
    */
-  restore(name: string, from: {time: Date} | {backup: BaseBackup}): RestoredInstance {
-    if (this.instances.has(name)) throw new Error(`a restored instance ${name} exists already`)
+  restore(name: string, from: {time: Date} | {backup: BaseBackup}, o: {region?: string} = {}): RestoredInstance {
+    const key = instanceKey(name, o.region)
+    const label = o.region ? `${name} (${o.region})` : name
+    if (this.instances.has(key)) throw new Error(`a restored instance ${label} exists already`)
+    if (o.region && 'time' in from) throw new Error(`a restore to a point in time cannot be made in ${o.region}: only the primary's region has its WAL archive`)
     const target: RecoveryTarget = 'time' in from ? {time: from.time} : 'immediate'
     const backup = 'backup' in from ? from.backup : this.backups.newestFinishedBy(from.time)
     if (!backup) throw new Error(`no base backup finished by ${'time' in from ? from.time.toISOString() : ''}`)
     const abort = new AbortController()
     // RDS identifiers are letters, digits and hyphens; anything else never becomes a path.
-    const dataDir = join(this.dataRoot, 'instances', name.replace(/[^A-Za-z0-9-]/g, '_'))
-    const inst: RestoredInstance = {name, status: 'creating', port: 0, dataDir, backup, target, startedAt: new Date(), settled: Promise.resolve()}
+    const dataDir = join(this.dataRoot, 'instances', key.replace(/[^A-Za-z0-9-]/g, '_'))
+    const inst: RestoredInstance = {
+      name,
+      ...(o.region ? {region: o.region} : {}),
+      status: 'creating',
+      port: 0,
+      dataDir,
+      backup,
+      target,
+      startedAt: new Date(),
+      settled: Promise.resolve(),
+    }
+    // A backup taken with its WAL (pg_basebackup -X stream) recovers to its end from that WAL alone:
+    // elsewhere than the primary's region, restore_command looks in an archive that is not there.
+    const archiveDir = o.region ? join(this.dataRoot, 'no-archive-in', o.region) : this.archiveDir
     const what = target === 'immediate' ? `from base backup ${backup.id} (${backup.label}) to its end` : `to ${target.time.toISOString()} from base backup ${backup.id}`
     inst.settled = (async () => {
       try {
@@ -301,7 +338,7 @@ export class PostgresFleet {
           dataDir,
           port: inst.port,
           logFile: `${join(this.dataRoot, 'logs', basename(dataDir))}.log`,
-          archiveDir: this.archiveDir,
+          archiveDir,
           cwd: this.dataRoot,
           login: {user: 'postgres', password: this.secrets.superuserPassword, database: 'postgres'},
           signal: abort.signal,
@@ -309,33 +346,39 @@ export class PostgresFleet {
         if (abort.signal.aborted) return
         inst.status = 'available'
         inst.readyAt = new Date()
-        this.o.log(`postgres: ${name} restored ${what} in ${inst.readyAt.getTime() - inst.startedAt.getTime()}ms, on port ${inst.port}`)
+        this.o.log(`postgres: ${label} restored ${what} in ${inst.readyAt.getTime() - inst.startedAt.getTime()}ms, on port ${inst.port}`)
       } catch (e) {
         if (abort.signal.aborted) return
         inst.status = 'failed'
         inst.reason = (e as Error).message
-        this.o.log(`postgres: restoring ${name} ${what} failed: ${inst.reason}`)
+        this.o.log(`postgres: restoring ${label} ${what} failed: ${inst.reason}`)
         // A failed copy keeps no server running; its log stays in logs/.
         await stopCluster({pg: this.bin, dataDir, cwd: this.dataRoot}).catch(() => undefined)
       }
     })()
-    this.instances.set(name, inst)
-    this.aborts.set(name, abort)
+    this.instances.set(key, inst)
+    this.aborts.set(key, abort)
     return inst
   }
 
-  /** Stops a restored instance's server and removes its data. False when there is no such instance. */
-  async drop(name: string): Promise<boolean> {
-    const inst = this.instances.get(name)
+  /** Stops a restored instance's server and removes its data. False when there is no such instance (in that region). */
+  async drop(name: string, region?: string): Promise<boolean> {
+    const key = instanceKey(name, region)
+    const inst = this.instances.get(key)
     if (!inst) return false
-    this.aborts.get(name)?.abort()
+    this.aborts.get(key)?.abort()
     await inst.settled
     await stopCluster({pg: this.bin, dataDir: inst.dataDir, cwd: this.dataRoot})
     rmSync(inst.dataDir, {recursive: true, force: true})
-    this.instances.delete(name)
-    this.aborts.delete(name)
-    this.o.log(`postgres: ${name} stopped and its data removed`)
+    this.instances.delete(key)
+    this.aborts.delete(key)
+    this.o.log(`postgres: ${region ? `${name} (${region})` : name} stopped and its data removed`)
     return true
+  }
+
+  /** Whether a restore from this backup is still copying it (so it must stay). */
+  restoring(backup: BaseBackup): boolean {
+    return [...this.instances.values()].some((i) => i.backup === backup && i.status === 'creating')
   }
 
   /** Every server stopped (pg_ctl stop -m fast), every directory removed. */

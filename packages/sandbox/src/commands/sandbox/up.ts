@@ -20,12 +20,25 @@ export default class SandboxUp extends SandboxCommand<typeof SandboxUp> {
   static override flags = {
     ttl: Flags.integer({summary: 'TTL (seconds) of the seeded weighted records; a rollout waits it out after each shift.', default: 5, min: 0, max: 300}),
     'change-delay': Flags.integer({summary: 'How long (ms) Route 53 changes stay PENDING before INSYNC.', default: 2000, min: 0, max: 60_000}),
+    'snapshot-copy-interval': Flags.integer({
+      summary: 'Seconds between the snapshots of the RDS instance copied to the secondary region (us-west-2), as a copy rule would; 0 for none.',
+      description: 'Each is a real base backup of the PostgreSQL behind the instance, copied at once; the newest 3 of each are kept. It bounds the region RPO a drill measures.',
+      default: 60,
+      min: 0,
+      max: 86_400,
+      env: 'CLIPPER_OPS_SANDBOX_SNAPSHOT_COPY_INTERVAL',
+    }),
     'state-dir': stateDirFlag,
   }
 
   async run(): Promise<unknown> {
     const dir = this.stateRoot(this.flags['state-dir'])
-    const {info, started} = await sandboxUp(dir, {ttlSeconds: this.flags.ttl, changeDelayMs: this.flags['change-delay'], cliRoot: this.config.root})
+    const {info, started} = await sandboxUp(dir, {
+      ttlSeconds: this.flags.ttl,
+      changeDelayMs: this.flags['change-delay'],
+      snapshotCopyIntervalSeconds: this.flags['snapshot-copy-interval'],
+      cliRoot: this.config.root,
+    })
     // What the sandbox lacks is said even with --json (on stderr): a rehearsal would fail later.
     for (const w of info.warnings ?? []) process.stderr.write(`Warning: ${w}\n`)
     if (!this.jsonEnabled()) {

@@ -13,7 +13,7 @@ import {join} from 'node:path'
 import {describe, expect, test} from 'vitest'
 import {parse, stringify} from 'yaml'
 import {ROOT, startCli, waitFor} from '../helpers/cli.js'
-import {useSandbox} from '../helpers/sandbox.js'
+import {processesMentioning, useSandbox} from '../helpers/sandbox.js'
 
 const sandbox = useSandbox()
 
@@ -91,6 +91,35 @@ describe('backup restore', () => {
     ])
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/is after the latest restorable time/)
+    // A KMS key that does not exist would fail the restore minutes in: the dry run says so now.
+    const cfg = parse(readFileSync(sb.status.config, 'utf8'))
+    cfg.environments.sandbox.database.restore = {kmsKeyId: 'alias/clipper-missing'}
+    const kmsConfig = join(sb.cwd, 'kms.yaml')
+    writeFileSync(kmsConfig, stringify(cfg))
+    const kms = await sb.cli(['backup', 'restore', '--env', 'sandbox', '--latest', '--target', 'clipper-restore-kms', '--dry-run', '--config', kmsConfig])
+    expect(kms.code).toBe(1)
+    expect(kms.stderr).toMatch(/KMS key alias\/clipper-missing does not exist/)
+    // Through AWS Backup: the role it would pass is checked, and the request printed with it.
+    const bm = await import('@aws-sdk/client-backup')
+    const backup = new bm.BackupClient({region: 'us-east-1', endpoint: sb.status.awsEndpoint, credentials: {accessKeyId: 'sandbox', secretAccessKey: 'sandbox'}})
+    const point = (await backup.send(new bm.ListRecoveryPointsByBackupVaultCommand({BackupVaultName: 'clipper-sandbox-vault'}))).RecoveryPoints![0]!
+    const viaBackup = await sb.cli([
+      'backup',
+      'restore',
+      '--env',
+      'sandbox',
+      '--recovery-point',
+      point.RecoveryPointArn!,
+      '--target',
+      'clipper-restore-rp',
+      '--dry-run',
+      '--output',
+      'json',
+    ])
+    expect(viaBackup.code, viaBackup.stderr).toBe(0)
+    expect(JSON.parse(viaBackup.stdout).steps[0].changes[0].detail).toMatch(
+      /^StartRestoreJob .*"IamRoleArn":"arn:aws:iam::123456789012:role\/service-role\/AWSBackupDefaultServiceRole"/,
+    )
     const live = await sb.cli(['backup', 'restore', '--env', 'sandbox', '--latest', '--target', 'clipper-sandbox', '--dry-run'])
     expect(live.code).toBe(2)
     expect(live.stderr).toContain('is the live instance (database.rdsInstance)')
@@ -280,6 +309,9 @@ describe('dr drill', () => {
         expect(swept.code, swept.stderr).toBe(0)
         expect(await drillInstances()).toEqual([])
       }
+      // Nor any PostgreSQL of a restored copy: only the primary runs.
+      const dataRoot = (sb.status as unknown as {postgres: {dataRoot: string}}).postgres.dataRoot
+      expect(processesMentioning(join(dataRoot, 'instances'))).toEqual([])
     }
   })
 })

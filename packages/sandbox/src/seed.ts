@@ -214,6 +214,17 @@ async function seedEks(common: Common): Promise<void> {
   eks.destroy()
 }
 
+const BACKUP_ROLE = 'AWSBackupDefaultServiceRole'
+
+/** The role AWS Backup assumes to back up and restore (what a restore's dry run checks exists). */
+async function backupRole(common: Common): Promise<void> {
+  const iamm = await import('@aws-sdk/client-iam')
+  const iam = new iamm.IAMClient(common)
+  const trust = {Version: '2012-10-17', Statement: [{Effect: 'Allow', Principal: {Service: 'backup.amazonaws.com'}, Action: 'sts:AssumeRole'}]}
+  await iam.send(new iamm.CreateRoleCommand({RoleName: BACKUP_ROLE, Path: '/service-role/', AssumeRolePolicyDocument: JSON.stringify(trust)}))
+  iam.destroy()
+}
+
 async function seedData(o: SeedOptions, common: Common, network: SandboxNetwork): Promise<Pick<SeedFacts, 'dbArn' | 'recoveryPoints'>> {
   const [rdsm, bm, ec2m] = await Promise.all([import('@aws-sdk/client-rds'), import('@aws-sdk/client-backup'), import('@aws-sdk/client-ec2')])
   const rds = new rdsm.RDSClient(common)
@@ -278,7 +289,7 @@ async function seedData(o: SeedOptions, common: Common, network: SandboxNetwork)
   ])
   const dbArn = db.DBInstance!.DBInstanceArn!
   // Daily points for three days, and one from a few minutes ago (inside the 15-minute RPO).
-  const [, , ...points] = await Promise.all([
+  const [, , , ...points] = await Promise.all([
     rds
       .send(new rdsm.CreateDBSnapshotCommand({DBInstanceIdentifier: SANDBOX.db, DBSnapshotIdentifier: SANDBOX.dbSnapshot}))
       .then((s) => seedCopy(common, s.DBSnapshot!.DBSnapshotArn!, o)),
@@ -286,10 +297,11 @@ async function seedData(o: SeedOptions, common: Common, network: SandboxNetwork)
       .send(
         new bm.CreateBackupSelectionCommand({
           BackupPlanId: plan.BackupPlanId!,
-          BackupSelection: {SelectionName: 'clipper-rds', IamRoleArn: `arn:aws:iam::${SANDBOX.account}:role/service-role/AWSBackupDefaultServiceRole`, Resources: [dbArn]},
+          BackupSelection: {SelectionName: 'clipper-rds', IamRoleArn: `arn:aws:iam::${SANDBOX.account}:role/service-role/${BACKUP_ROLE}`, Resources: [dbArn]},
         }),
       )
       .catch(() => undefined), // moto may not know selections; the plan and its vault are what runbooks read
+    backupRole(common),
     ...[3 * 86_400_000, 2 * 86_400_000, 86_400_000, 5 * 60_000].map((ago) =>
       o.backup.seedRecoveryPoint({backupVaultName: SANDBOX.vault, resourceArn: dbArn, creationDate: new Date(Date.now() - ago)}),
     ),

@@ -9,7 +9,7 @@ export default class BackupRestore extends RunbookCommand<typeof BackupRestore> 
   static override summary = 'Restore the database to a new instance: the latest point, a point in time, a snapshot or an AWS Backup recovery point.'
   static override description = `Runs the built-in backup-restore runbook. Never onto the live instance: --target is always a new one (promoting a restore is a separate runbook). The point restored is always explicit (--latest reads the latest restorable time and passes it), and so is the network: DB subnet group, security groups, parameter group, class, Multi-AZ, not public, tags — from database.restore in the config, else copied from the source (left out, RDS would restore into the default VPC, security group and parameter group). --recovery-point restores through AWS Backup (StartRestoreJob with the point's restore metadata and an idempotency token).
 
---dry-run checks what would make the restore fail (the target exists, the subnet group, security groups and parameter group, the time inside the PITR window, the snapshot or recovery point ready) and prints the exact request. Waits poll with a capped delay, stop on failure states, and retry not-found right after the request.
+--dry-run checks what would make the restore fail (the target exists, the subnet group, security groups and parameter group, the KMS key, the IAM role AWS Backup would pass, the time inside the PITR window, the snapshot or recovery point ready) and prints the exact request. Waits poll with a capped delay, stop on failure states, and retry not-found right after the request.
 
 ${RUN_EXIT_CODES}`
 

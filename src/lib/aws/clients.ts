@@ -6,7 +6,7 @@
 import type {Environment} from '../config/schema.js'
 import {UsageError} from '../errors.js'
 
-export type AwsService = 'route53' | 'rds' | 'eks' | 'backup' | 'cloudwatch' | 'sts' | 'ec2' | 'elasticache' | 's3' | 'acm' | 'ecr' | 'elbv2' | 'dynamodb'
+export type AwsService = 'route53' | 'rds' | 'eks' | 'backup' | 'cloudwatch' | 'sts' | 'ec2' | 'elasticache' | 's3' | 'acm' | 'ecr' | 'elbv2' | 'dynamodb' | 'kms' | 'iam'
 
 const LOADERS = {
   route53: async () => (await import('@aws-sdk/client-route-53')).Route53Client,
@@ -23,6 +23,8 @@ const LOADERS = {
   ecr: async () => (await import('@aws-sdk/client-ecr')).ECRClient,
   elbv2: async () => (await import('@aws-sdk/client-elastic-load-balancing-v2')).ElasticLoadBalancingV2Client,
   dynamodb: async () => (await import('@aws-sdk/client-dynamodb')).DynamoDBClient,
+  kms: async () => (await import('@aws-sdk/client-kms')).KMSClient,
+  iam: async () => (await import('@aws-sdk/client-iam')).IAMClient,
 }
 
 type ClientOf<S extends AwsService> = InstanceType<Awaited<ReturnType<(typeof LOADERS)[S]>>>

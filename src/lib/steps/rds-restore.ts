@@ -1,7 +1,8 @@
 /**
  * `rds-restore`: restore the environment's database to a NEW instance — from the latest
- * restorable time, a point in time, a snapshot or an AWS Backup recovery point — and wait until
- * it is available. Never onto the live instance (promoting a restore is another runbook).
+ * restorable time, a point in time, a snapshot, an AWS Backup recovery point, or (region-wide) the
+ * newest cross-region copy — and wait until it is available. Never onto the live instance.
+ * (Promoting a restore is another runbook.)
  * The request is built in ../rds/restore.ts: the point and the network always explicit.
  *
  * Crash safety: the target is tagged with the run id; a resumed run that finds its own target
@@ -26,6 +27,7 @@ import {
   waitForRestoreJob,
   type RestoreSource,
 } from '../rds/restore.js'
+import type {Environment} from '../config/schema.js'
 import {defineStep, type StepContext} from './types.js'
 
 const inputs = z
@@ -92,6 +94,8 @@ async function prepare(ctx: StepContext, i: Inputs) {
   const problems = await networkProblems({...ctx, environment: env}, settings)
   if (problems.length) throw new RunFailedError(`The restore would fail: ${problems.join('; ')}.`, {code: 'RESTORE_PRECHECK'})
   const request = await restoreRequest({env, source, target: i.target, from: sourceOf(i), settings, idempotencyToken: `${ctx.runId}:${ctx.stepId}`}, ctx.signal)
+  const role = request.api === 'StartRestoreJob' ? await roleProblem(ctx, env, request.input.IamRoleArn) : undefined
+  if (role) throw new RunFailedError(`The restore would fail: ${role}.`, {code: 'RESTORE_PRECHECK'})
   return {env, rds, source, settings, request}
 }
 
@@ -119,7 +123,30 @@ async function networkProblems(ctx: StepContext, s: ReturnType<typeof restoreSet
     const {DescribeSecurityGroupsCommand} = await import('@aws-sdk/client-ec2')
     await exists(`security group(s) ${s.securityGroups.join(', ')}`, () => ec2.send(new DescribeSecurityGroupsCommand({GroupIds: s.securityGroups}), {abortSignal: ctx.signal}))
   } else problems.push('no security group (database.restore.securityGroups, or the source has none): RDS would use the VPC default')
+  if (s.kmsKeyId) {
+    const kms = await awsClient('kms', env)
+    const {DescribeKeyCommand} = await import('@aws-sdk/client-kms')
+    try {
+      const key = (await kms.send(new DescribeKeyCommand({KeyId: s.kmsKeyId}), {abortSignal: ctx.signal})).KeyMetadata
+      if (key?.KeyState !== 'Enabled') problems.push(`KMS key ${s.kmsKeyId} is ${key?.KeyState ?? 'unknown'}, not Enabled`)
+    } catch (error) {
+      problems.push(`KMS key ${s.kmsKeyId} does not exist or cannot be read (${(error as {name?: string}).name ?? error})`)
+    }
+  }
   return problems
+}
+
+/** AWS Backup assumes this role to restore: it must exist (the restore job would fail minutes later). */
+async function roleProblem(ctx: StepContext, env: Environment, roleArn: unknown): Promise<string | undefined> {
+  if (typeof roleArn !== 'string' || !roleArn) return 'no IAM role for AWS Backup to restore with (database.restore.backupRole, or the recovery point has none)'
+  const iam = await awsClient('iam', env)
+  const {GetRoleCommand} = await import('@aws-sdk/client-iam')
+  try {
+    await iam.send(new GetRoleCommand({RoleName: roleArn.split('/').pop()!}), {abortSignal: ctx.signal})
+    return undefined
+  } catch (error) {
+    return `the IAM role ${roleArn} that AWS Backup would pass does not exist or cannot be read (${(error as {name?: string}).name ?? error})`
+  }
 }
 
 function timeoutOf(ctx: StepContext, i: Inputs): number {
@@ -128,12 +155,13 @@ function timeoutOf(ctx: StepContext, i: Inputs): number {
 
 export default defineStep({
   kind: 'rds-restore',
-  description: 'Restore the database to a new instance (latest, point in time, snapshot or AWS Backup recovery point), network explicit, and wait until available',
+  description:
+    'Restore the database to a new instance (latest, point in time, snapshot, AWS Backup recovery point or cross-region copy), network explicit, and wait until available',
   needs: ['aws'],
   inputs,
   mutates: () => true,
   title: (i) =>
-    `Restore ${i.from === 'latest' ? 'the latest restorable time' : i.from === 'point-in-time' ? i.time : i.from === 'snapshot' ? `snapshot ${i.snapshot}` : 'a recovery point'} to ${i.target}`,
+    `Restore ${i.from === 'latest' ? 'the latest restorable time' : i.from === 'point-in-time' ? i.time : i.from === 'snapshot' ? `snapshot ${i.snapshot}` : i.from === 'region-copy' ? 'the newest cross-region copy' : 'a recovery point'} to ${i.target}`,
 
   async plan(ctx, i) {
     const {rds, request, settings} = await prepare(ctx, i)

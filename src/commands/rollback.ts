@@ -17,7 +17,7 @@ ${RUN_EXIT_CODES}`
 
   static override flags = {
     ...runFlags,
-    env: Flags.string({char: 'e', summary: 'Environment in clipper-ops.yaml to act on.', env: 'CLIPPER_OPS_ENV', required: true}),
+    env: Flags.string({char: 'e', summary: 'Environment in clipper-ops.yaml to act on (default: defaultEnvironment).', env: 'CLIPPER_OPS_ENV'}),
     'served-by-header': Flags.string({summary: 'Response header naming the stack that answered (empty: skip that check).', default: 'x-served-by'}),
     'served-by-value': Flags.string({summary: 'Its value for the legacy stack.', default: 'legacy'}),
     'verify-for': durationFlag({summary: 'How long to watch public traffic after the switch.', default: '5s'}),

@@ -20,7 +20,7 @@ ${RUN_EXIT_CODES}`
 
   static override flags = {
     ...runFlags,
-    env: Flags.string({char: 'e', summary: 'Environment in clipper-ops.yaml to act on.', env: 'CLIPPER_OPS_ENV', required: true}),
+    env: Flags.string({char: 'e', summary: 'Environment in clipper-ops.yaml to act on (default: defaultEnvironment).', env: 'CLIPPER_OPS_ENV'}),
     steps: stepsFlag(),
     bake: durationFlag({summary: 'How long the gates watch each step, e.g. 10m (default: rollout.bake).'}),
     approve: Flags.boolean({summary: 'Ask before each shift (also on when rollout.approval is true).'}),

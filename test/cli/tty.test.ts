@@ -12,10 +12,11 @@ import {BIN, removeDir, tempDir, waitFor} from '../helpers/cli.js'
 const cwd = tempDir()
 afterAll(() => removeDir(cwd))
 
-/** Run the CLI on a 120×40 pty; `answer` types a line once `prompt` is on the screen. */
-async function onTerminal(args: string[], o: {prompt?: string; answer?: string} = {}): Promise<{code: number | null; screen: string}> {
+/** Run the CLI on a pty (120×40 unless told); `answer` types a line once `prompt` is on the screen. */
+async function onTerminal(args: string[], o: {prompt?: string; answer?: string; size?: [number, number]} = {}): Promise<{code: number | null; screen: string}> {
   const line = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
-  const child = spawn('script', ['-qec', `stty cols 120 rows 40; exec ${line}`, '/dev/null'], {cwd, env: {...process.env, NO_COLOR: '1', CI: '', TERM: 'xterm'}})
+  const [cols, rows] = o.size ?? [120, 40]
+  const child = spawn('script', ['-qec', `stty cols ${cols} rows ${rows}; exec ${line}`, '/dev/null'], {cwd, env: {...process.env, NO_COLOR: '1', CI: '', TERM: 'xterm'}})
   let screen = ''
   child.stdout.on('data', (d) => (screen += d))
   if (o.prompt) {
@@ -44,6 +45,14 @@ describe.skipIf(!hasScript)('on a terminal', () => {
     expect(r.screen).toContain('✔ Approval: Ship it now? — approved')
     expect(r.screen).toContain('✔ Ship it')
     expect(r.screen).toMatch(/✔ ask: succeeded in [\d.]+m?s \(run /)
+  })
+
+  test('a terminal that reports no size (0×0) still shows the run and reaches its prompt', async () => {
+    const rb = join(cwd, 'ask0.yaml')
+    writeFileSync(rb, 'version: 1\nname: ask0\nenvironment: none\nsteps:\n  - id: approve\n    uses: approval\n    with: {message: "Go on?"}\n')
+    const r = await onTerminal(['run', rb, '--state-dir', join(cwd, 's0')], {prompt: 'Go on?', answer: 'y', size: [0, 0]})
+    expect(r.code, r.screen).toBe(0)
+    expect(r.screen).toMatch(/✔ ask0: succeeded in/)
   })
 
   test('a failed step shows its compensating steps under it', async () => {

@@ -24,8 +24,10 @@ describe('rollout and rollback in the sandbox', () => {
     const log = await sb.requests(since)
     expect(log.some((e) => e.operation === 'ListResourceRecordSets')).toBe(true)
     expect(log.filter((e) => e.mutating)).toEqual([])
-    const rb = await sb.cli(['rollback', '--env', 'sandbox', '--dry-run'])
+    // Without --env: the config's defaultEnvironment (the sandbox's is sandbox), as for every command.
+    const rb = await sb.cli(['rollback', '--dry-run'])
     expect(rb.code, rb.stderr).toBe(0)
+    expect(rb.stdout).toMatch(/Plan: rollback on sandbox/)
     expect(rb.stdout).toMatch(/Deadline 30m: the worst case fits/)
     expect((await sb.requests(since)).filter((e) => e.mutating)).toEqual([])
   })

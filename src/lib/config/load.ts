@@ -107,7 +107,7 @@ export function selectEnvironment(loaded: LoadedConfig, name: string | undefined
   const names = Object.keys(loaded.config.environments)
   const chosen = name ?? loaded.config.defaultEnvironment
   if (!chosen) {
-    throw new UsageError(`Pass --env <name>; ${loaded.file} defines: ${names.join(', ') || '(no environments)'}.`, {code: 'NO_ENV'})
+    throw new UsageError(`Pass --env <name> (or set defaultEnvironment in ${loaded.file}); it defines: ${names.join(', ') || '(no environments)'}.`, {code: 'NO_ENV'})
   }
   const environment = loaded.config.environments[chosen]
   if (!environment) {

@@ -622,7 +622,7 @@ class RunExecutor {
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms)
+    const t = setTimeout(resolve, Math.max(0, ms))
     signal?.addEventListener(
       'abort',
       () => {

@@ -90,6 +90,12 @@ export class ListrHost implements EngineHost {
 
   constructor(opts: {interactive: boolean}) {
     if (opts.interactive) this.confirm = (request) => this.ask(request)
+    // A terminal that reports no size (0×0: `script`, some CI runners, `docker exec -t`) made the
+    // renderer spin at 100 % CPU drawing into zero columns: draw as on an 80×24 terminal.
+    for (const stream of [process.stdout, process.stderr]) {
+      if (stream.isTTY && !stream.columns) stream.columns = 80
+      if (stream.isTTY && !stream.rows) stream.rows = 24
+    }
   }
 
   notify(e: EngineEvent): void {

@@ -38,7 +38,8 @@ export default defineStep({
       if (ctx.signal.aborted) throw ctx.signal.reason
       ctx.log(`${formatDuration(until - Date.now())} left of ${formatDuration(total)}${i.reason ? ` (${i.reason})` : ''}`)
       // A line a second for short waits, every 10 s for long ones (a plain log stays readable).
-      const step = Math.min(until - Date.now(), total > 15_000 ? 10_000 : 1000)
+      // Never negative: the clock moves between the loop's check and here (Node warns on a negative timeout).
+      const step = Math.max(0, Math.min(until - Date.now(), total > 15_000 ? 10_000 : 1000))
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(resolve, step)
         ctx.signal.addEventListener('abort', () => (clearTimeout(t), reject(ctx.signal.reason)), {once: true})

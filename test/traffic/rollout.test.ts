@@ -70,7 +70,10 @@ describe('rollout and rollback in the sandbox', () => {
   test('a Kubernetes stack that fails at the 50% step: the gates stop the rollout, traffic goes back to legacy, exit 1', async () => {
     const sb = sandbox()
     const {done, runId} = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--bake', '3s'])
-    await waitFor(() => readJournal(sb.stateDir, runId).some((e) => e.type === 'step.succeeded' && e.stepId === 'shift[50].weights'), 60_000, 'the 50% shift')
+    // The fault must be in place before the 50% bake's first round (it starts one TTL after the
+    // shift): inject it once the 10% bake has passed, not after the 50% shift (a loaded machine
+    // lost that race: the bake passed before the fault landed).
+    await waitFor(() => readJournal(sb.stateDir, runId).some((e) => e.type === 'step.succeeded' && e.stepId === 'shift[10].bake'), 60_000, 'the 10% bake to pass')
     expect((await sb.cli(['sandbox', 'fault', '--stack', 'kubernetes', '--error-rate', '1'])).code).toBe(0)
     const r = await done
     await sb.cli(['sandbox', 'fault', '--clear'])

@@ -28,6 +28,7 @@ import {compensationFor, specAt} from './expand.js'
 import {acquireLock, lockTtlMs, type HeldLock, type LockBackend} from './lock.js'
 import {lockBackendForEnvironment} from './lock-backends.js'
 import type {Environment} from '../config/schema.js'
+import {sleep} from '../util/sleep.js'
 import {newRunId, RunJournal, StateDir, whoAmI, type RunState, type StepRecord, type Who} from './state.js'
 import {writeRunReports} from '../report/run-report.js'
 
@@ -618,18 +619,4 @@ class RunExecutor {
     })
     return {state: this.state, exitCode, reports}
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, Math.max(0, ms))
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t)
-        reject(signal.reason)
-      },
-      {once: true},
-    )
-  })
 }

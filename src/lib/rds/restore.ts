@@ -15,6 +15,7 @@ import type {Environment} from '../config/schema.js'
 import {awsClient, awsErrorName} from '../aws/clients.js'
 import {RunFailedError, UsageError} from '../errors.js'
 import {formatDuration} from '../util/duration.js'
+import {sleep} from '../util/sleep.js'
 
 export type RestoreSource =
   | {from: 'latest'}
@@ -238,11 +239,6 @@ export interface WaitOptions {
   log(line: string): void
   /** How long not-found is taken as "not visible yet" after the request (eventual consistency). */
   notFoundGraceMs?: number
-}
-
-async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  const {setTimeout: wait} = await import('node:timers/promises')
-  await wait(ms, undefined, {signal})
 }
 
 /** Poll with a doubling delay, capped, so the moment a state is reached is known to within capMs. */

@@ -11,6 +11,9 @@ import {duration} from '../config/schema.js'
 import {RunFailedError} from '../errors.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
 import type {StepContext} from './types.js'
+import {sleep} from '../util/sleep.js'
+
+export {sleep}
 
 /** The gate saw nothing to judge (no answers, empty series, INSUFFICIENT_DATA). Not a pass. */
 export const NO_DATA = 'NO_DATA'
@@ -47,24 +50,6 @@ export function pct(f: number): string {
 /** "over 5m, every 30s" or "once". */
 export function watchText(durationMs: number, intervalMs: number): string {
   return durationMs > 0 ? `over ${formatDuration(durationMs)}, every ${formatDuration(intervalMs)}` : 'once'
-}
-
-export function sleep(msToWait: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(t)
-      reject(signal.reason)
-    }
-    const t = setTimeout(
-      () => {
-        signal.removeEventListener('abort', onAbort)
-        resolve()
-      },
-      Math.max(0, msToWait),
-    )
-    signal.addEventListener('abort', onAbort, {once: true})
-  })
 }
 
 /**

@@ -105,11 +105,12 @@ async function networkProblems(ctx: StepContext, s: ReturnType<typeof restoreSet
   const rds = await awsClient('rds', env)
   const m = await import('@aws-sdk/client-rds')
   const problems: string[] = []
-  const exists = async (what: string, call: () => Promise<unknown>) => {
+  const exists = async <T>(what: string, call: () => Promise<T>): Promise<T | undefined> => {
     try {
-      await call()
+      return await call()
     } catch (error) {
       problems.push(`${what} does not exist or cannot be read (${(error as {name?: string}).name ?? error})`)
+      return undefined
     }
   }
   if (!s.subnetGroup) problems.push('no DB subnet group (database.restore.subnetGroup, or the source has none): RDS would restore into the default VPC')
@@ -126,12 +127,8 @@ async function networkProblems(ctx: StepContext, s: ReturnType<typeof restoreSet
   if (s.kmsKeyId) {
     const kms = await awsClient('kms', env)
     const {DescribeKeyCommand} = await import('@aws-sdk/client-kms')
-    try {
-      const key = (await kms.send(new DescribeKeyCommand({KeyId: s.kmsKeyId}), {abortSignal: ctx.signal})).KeyMetadata
-      if (key?.KeyState !== 'Enabled') problems.push(`KMS key ${s.kmsKeyId} is ${key?.KeyState ?? 'unknown'}, not Enabled`)
-    } catch (error) {
-      problems.push(`KMS key ${s.kmsKeyId} does not exist or cannot be read (${(error as {name?: string}).name ?? error})`)
-    }
+    const key = (await exists(`KMS key ${s.kmsKeyId}`, () => kms.send(new DescribeKeyCommand({KeyId: s.kmsKeyId}), {abortSignal: ctx.signal})))?.KeyMetadata
+    if (key && key.KeyState !== 'Enabled') problems.push(`KMS key ${s.kmsKeyId} is ${key.KeyState ?? 'unknown'}, not Enabled`)
   }
   return problems
 }

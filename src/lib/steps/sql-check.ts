@@ -12,6 +12,7 @@ import {z} from 'zod'
 import {duration} from '../config/schema.js'
 import {RunFailedError, UsageError} from '../errors.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
+import {sleep} from '../util/sleep.js'
 import {defineStep, type StepContext} from './types.js'
 
 const check = z.strictObject({name: z.string().min(1), sql: z.string().min(1), min: z.number().optional(), max: z.number().optional()})
@@ -69,8 +70,7 @@ async function connect(ctx: StepContext, url: URL, timeoutMs: number) {
       if (Date.now() - started > timeoutMs)
         throw new RunFailedError(`Could not connect to ${url.hostname}:${url.port} within ${formatDuration(timeoutMs)}: ${(error as Error).message}`, {code: 'DB_UNREACHABLE'})
       ctx.log(`not connectable yet (${(error as Error).message}); retrying`)
-      const {setTimeout: wait} = await import('node:timers/promises')
-      await wait(delay, undefined, {signal: ctx.signal})
+      await sleep(delay, ctx.signal)
       delay = Math.min(delay * 2, 5000)
     }
   }

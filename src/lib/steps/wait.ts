@@ -6,6 +6,7 @@
 import {z} from 'zod'
 import {duration} from '../config/schema.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
+import {sleep} from '../util/sleep.js'
 import {defineStep} from './types.js'
 
 const inputs = z.strictObject({
@@ -38,12 +39,9 @@ export default defineStep({
       if (ctx.signal.aborted) throw ctx.signal.reason
       ctx.log(`${formatDuration(until - Date.now())} left of ${formatDuration(total)}${i.reason ? ` (${i.reason})` : ''}`)
       // A line a second for short waits, every 10 s for long ones (a plain log stays readable).
-      // Never negative: the clock moves between the loop's check and here (Node warns on a negative timeout).
-      const step = Math.max(0, Math.min(until - Date.now(), total > 15_000 ? 10_000 : 1000))
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, step)
-        ctx.signal.addEventListener('abort', () => (clearTimeout(t), reject(ctx.signal.reason)), {once: true})
-      })
+      const step = Math.min(until - Date.now(), total > 15_000 ? 10_000 : 1000)
+      // sleep() never waits a negative time: the clock moves between the loop's check and here.
+      await sleep(step, ctx.signal)
     }
     return {summary: `waited ${formatDuration(total)}`, outputs: {waitedMs: Date.now() - since}}
   },

@@ -4,6 +4,7 @@ import {runSummary, summaryLines} from '../../lib/report/run-summary.js'
 import {readJournal} from '../../lib/engine/state.js'
 import {stateDirFlag} from '../../lib/flags.js'
 import {runJunit, runMarkdown} from '../../lib/report/run-report.js'
+import {buildTimeline, timelineText} from '../../lib/report/timeline.js'
 import {join} from 'node:path'
 
 export default class RunsShow extends OpsCommand<typeof RunsShow> {
@@ -28,6 +29,7 @@ export default class RunsShow extends OpsCommand<typeof RunsShow> {
     const id = dir.resolveId(this.args.id)
     const state = dir.load(id)
     const journal = f.journal ? readJournal(join(dir.runDir(id), 'journal.jsonl')) : undefined
+    const timeline = buildTimeline(state)
     if (!this.jsonEnabled()) {
       if (f.output === 'markdown') this.log(runMarkdown(state))
       else if (f.output === 'junit') this.log(runJunit(state))
@@ -39,12 +41,15 @@ export default class RunsShow extends OpsCommand<typeof RunsShow> {
           const extra = s.error?.message ?? s.summary ?? (s.status === 'running' ? 'in doubt: started, result not recorded' : '')
           this.log(`  ${mark} ${s.compensationFor ? '↩ ' : ''}${s.title}${extra ? ` — ${extra}` : ''}`)
         }
+        // The same timeline as report.md's Mermaid charts, for a terminal.
+        this.log('')
+        for (const l of timelineText(state, timeline)) this.log(l)
         if (journal) {
           this.log('')
           for (const e of journal) this.log(`${e.at}  #${e.seq} ${e.type}${'stepId' in e ? ` ${e.stepId}` : ''}`)
         }
       }
     }
-    return {...runSummary(state), params: state.params, who: state.who, attempts: state.attempts, ...(journal ? {journal} : {})}
+    return {...runSummary(state), params: state.params, who: state.who, attempts: state.attempts, timeline, ...(journal ? {journal} : {})}
   }
 }

@@ -32,6 +32,18 @@ export function historyTable(env: string, drills: DrillResult[], where: string):
   ].join('\n')
 }
 
+/**
+ * The chart's x axis is a list of categories: two drills with the same label would be drawn as
+ * one point, so the labels (month-day hour:minute) gain seconds, then a count, until they differ.
+ */
+function labels(drills: DrillResult[]): string[] {
+  for (const end of [16, 19]) {
+    const out = drills.map((d) => d.startedAt.slice(5, end).replace('T', ' '))
+    if (new Set(out).size === out.length) return out
+  }
+  return drills.map((d, i) => `${d.startedAt.slice(5, 19).replace('T', ' ')} (${i + 1})`)
+}
+
 export function historyMarkdown(env: string, drills: DrillResult[]): string {
   const lines = [`## DR drills of ${env}`, '']
   if (drills.length === 0) return [...lines, 'No drill recorded yet.', ''].join('\n')
@@ -41,7 +53,9 @@ export function historyMarkdown(env: string, drills: DrillResult[]): string {
     '```mermaid',
     'xychart-beta',
     `  title "RTO and RPO of ${env} (seconds; targets ${formatDuration(last.rto?.targetMs ?? 0)} and ${formatDuration(last.rpo?.targetMs ?? 0)})"`,
-    `  x-axis [${drills.map((d) => `"${d.startedAt.slice(5, 16).replace('T', ' ')}"`).join(', ')}]`,
+    `  x-axis [${labels(drills)
+      .map((l) => `"${l}"`)
+      .join(', ')}]`,
     '  y-axis "seconds"',
     `  line [${drills.map((d) => secs(d.rto)).join(', ')}]`,
     `  line [${drills.map((d) => secs(d.rpo)).join(', ')}]`,

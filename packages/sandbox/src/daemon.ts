@@ -1,9 +1,9 @@
 /**
  * The sandbox daemon: one background Node process (started by `clipper-ops sandbox up`) that
- * hosts the AWS front, the Kubernetes stand-in, the two stacks, the public router and a control
- * API, with moto_server as its child, and the PostgreSQL servers behind RDS. It seeds the world,
- * writes the files users point their tools at, reports ready in sandbox.json, and on SIGTERM
- * closes everything and stops moto and PostgreSQL.
+ * hosts the AWS front, the Kubernetes stand-in, the two stacks, the public router, a notification
+ * sink and a control API, with moto_server as its child, and the PostgreSQL servers behind RDS.
+ * It seeds the world, writes the files users point their tools at, reports ready in sandbox.json,
+ * and on SIGTERM closes everything and stops moto and PostgreSQL.
  *
  * Run as: node daemon.js <state-dir> [--ttl seconds] [--change-delay ms] [--snapshot-copy-interval ms]
  */
@@ -21,6 +21,7 @@ import type {PrometheusStandIn, SeriesValues} from './prometheus.js'
 import type {SeedFacts} from './seed.js'
 import type {Stack, StackName} from './stacks.js'
 import type {PostgresFleet} from './postgres/fleet.js'
+import type {WebhookSink} from './webhook-sink.js'
 
 interface World {
   moto: MotoServer
@@ -32,6 +33,8 @@ interface World {
   facts: SeedFacts
   /** The PostgreSQL behind RDS; undefined when there is none. */
   postgres?: PostgresFleet
+  /** Where the sandbox environment's notifications go. */
+  sink: WebhookSink
 }
 
 /**
@@ -99,6 +102,7 @@ async function main(): Promise<void> {
     {kubernetesHealthy, PLATFORM_SERVICES, SANDBOX, seedAws, seedKubernetes, seedPlatform},
     {DEFAULT_KNOBS, startStack},
     {atomicWriteFile},
+    {startWebhookSink, NOTIFY_ENV},
   ] = await Promise.all([
     import('./aws-front/front.js'),
     import('./kube-stand-in/server.js'),
@@ -108,6 +112,7 @@ async function main(): Promise<void> {
     import('./seed.js'),
     import('./stacks.js'),
     import('./atomic-write.js'),
+    import('./webhook-sink.js'),
   ])
   mark('modules loaded')
   let k8s = await startK8sStandIn()
@@ -121,7 +126,8 @@ async function main(): Promise<void> {
   mark(`moto ready (pid ${moto.pid})`)
   let front = await startAwsFront({upstream: moto.url, route53ChangeDelayMs: changeDelayMs, logFile: layout.awsRequests})
   const prometheus = await startPrometheusStandIn({series: () => series(stacks, sandboxQueries)})
-  const world: World = {moto, front, k8s, stacks, prometheus, router: undefined as never, facts: undefined as never}
+  const sink = await startWebhookSink({deliveriesFile: layout.notifyDeliveries})
+  const world: World = {moto, front, k8s, stacks, prometheus, sink, router: undefined as never, facts: undefined as never}
   const seed = async (w: World, ttlSeconds: number): Promise<SeedFacts> => {
     seedKubernetes(w.k8s)
     const {clipperPassword} = await import('./postgres/fleet.js')
@@ -176,7 +182,8 @@ async function main(): Promise<void> {
 
   const urls = {aws: front.url, control: controlUrl, legacy: stacks.legacy.url, kubernetes: stacks.kubernetes.url, public: world.router.url, prometheus: prometheus.url}
   await k8s.writeKubeconfig(layout.kubeconfig, {context: 'sandbox', namespace: SANDBOX.namespace})
-  const files = await writeSandboxFiles(layout, world.facts, urls, ttl, cliRoot, world.postgres?.databaseUrl())
+  const notify = {pagerdutyUrl: sink.pagerdutyUrl, env: sink.env}
+  const files = await writeSandboxFiles(layout, world.facts, urls, ttl, cliRoot, world.postgres?.databaseUrl(), notify)
   const helm = files.helm
   const warnings = [...postgresWarnings, ...files.warnings]
   for (const w of warnings) console.log(`warning: ${w}`)
@@ -210,6 +217,7 @@ async function main(): Promise<void> {
     postgres: world.postgres?.status() ?? null,
     snapshotCopies: world.postgres && copyEveryMs > 0 ? {region: SANDBOX.secondaryRegion, everySeconds: copyEveryMs / 1000, keep: 3} : null,
     logs: {daemon: layout.daemonLog, moto: layout.motoLog, awsRequests: layout.awsRequests},
+    notify: {url: sink.url, deliveries: sink.deliveriesFile, envFile: layout.notifyEnv, variables: {...NOTIFY_ENV}},
   }
   atomicWriteFile(layout.info, `${JSON.stringify(info, null, 2)}\n`)
   console.log(`sandbox ready in ${info.readyMs}ms: aws ${front.url}, kubernetes ${k8s.url}, public ${world.router.url}`)
@@ -224,6 +232,7 @@ async function main(): Promise<void> {
       control.close(),
       world.router.close(),
       world.prometheus.close(),
+      world.sink.close(),
       world.stacks.legacy.close(),
       world.stacks.kubernetes.close(),
       world.front.close(),
@@ -262,7 +271,8 @@ async function main(): Promise<void> {
     world.facts = await seed(world, ttl)
     const resetWarnings = await attachPostgres()
     world.router.flush()
-    await writeSandboxFiles(layout, world.facts, urls, ttl, cliRoot, world.postgres?.databaseUrl())
+    world.sink.faults.clear()
+    await writeSandboxFiles(layout, world.facts, urls, ttl, cliRoot, world.postgres?.databaseUrl(), notify)
     info.hostedZoneId = world.facts.hostedZoneId
     info.postgres = world.postgres?.status() ?? null
     for (const w of resetWarnings) if (!info.warnings.includes(w)) info.warnings.push(w)
@@ -301,6 +311,7 @@ async function handleControl(c: {world: World; layout: SandboxLayout; ttl: numbe
         stacks: Object.fromEntries(Object.values(world.stacks).map((s) => [s.name, {url: s.url, ...s.knobs, totals: s.totals, lastMinute: s.window(60)}])),
         resolver: world.router.view(),
         faults: world.front.faults.list(),
+        notifyFaults: world.sink.faults.list(),
         postgres: world.postgres?.status() ?? null,
         ttl,
       })
@@ -319,6 +330,18 @@ async function handleControl(c: {world: World; layout: SandboxLayout; ttl: numbe
     if (req.method === 'POST' && dep) {
       world.k8s.setDeploymentHealth(dep[1]!, dep[2]!, body as never)
       return send(res, 200, {namespace: dep[1], name: dep[2], ...body})
+    }
+    // Faults of the notification sink: a rule ({provider, kind, count, probability, latencyMs}), or {clear: true}.
+    if (req.method === 'POST' && url.pathname === '/notify/faults') {
+      if (body.clear === true) return send(res, 200, {cleared: world.sink.faults.clear()})
+      const {sinkFaultRule} = await import('./webhook-sink.js')
+      try {
+        const rule = sinkFaultRule(body)
+        return send(res, 200, {id: world.sink.faults.add(rule), rule})
+      } catch (error) {
+        // A rule that makes no sense is the caller's mistake, not the sandbox's.
+        return send(res, 400, {error: (error as Error).message})
+      }
     }
     if (req.method === 'POST' && url.pathname === '/reset') {
       await c.reset()

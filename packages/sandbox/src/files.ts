@@ -4,7 +4,8 @@
  * none), a Terraform CLI config that uses the local provider mirror, and a bin/ directory of
  * tools that the sandbox environment (only) puts first on PATH: the real helm, and a stand-in
  * for `docker compose` (no Docker engine runs here). When a real PostgreSQL backs the RDS
- * instance, the sandbox environment's tools get its URL in CLIPPER_SANDBOX_DATABASE_URL.
+ * instance, the sandbox environment's tools get its URL in CLIPPER_SANDBOX_DATABASE_URL; the
+ * notification sink's secrets are there too (and in notify.env, for a shell).
  */
 import {chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
@@ -13,6 +14,7 @@ import {sandboxPackageRoot} from './package-root.js'
 import type {SandboxLayout} from './layout.js'
 import {SANDBOX, type SeedFacts} from './seed.js'
 import {sandboxQueries} from './prometheus.js'
+import {NOTIFY_ENV} from './webhook-sink.js'
 
 export interface SandboxUrls {
   aws: string
@@ -109,6 +111,8 @@ export async function writeSandboxFiles(
   cliRoot?: string,
   /** The URL of the PostgreSQL behind the RDS instance (with the clipper role's password), when one runs. */
   databaseUrl?: string,
+  /** The notification sink: its PagerDuty endpoint, and the secrets' values by variable name. */
+  notify?: {pagerdutyUrl: string; env: Record<string, string>},
 ): Promise<{helm?: string; warnings: string[]}> {
   write(layout.awsCredentials, '[sandbox]\naws_access_key_id = sandbox\naws_secret_access_key = sandbox\n', 0o600)
   write(layout.awsConfig, `[profile sandbox]\nregion = ${SANDBOX.region}\noutput = json\nendpoint_url = ${urls.aws}\n`)
@@ -173,6 +177,9 @@ export async function writeSandboxFiles(
       HELM_DATA_HOME: join(layout.helmHome, 'data'),
       CLIPPER_OPS_SANDBOX_CONTROL: urls.control,
       ...(databaseUrl ? {[SANDBOX.databaseUrlEnv]: databaseUrl} : {}),
+      // The sink's URLs and routing key, as a team's secret store would provide them: the CLI
+      // masks the values of variables its config names (…Env) in everything it writes.
+      ...(notify?.env ?? {}),
     },
   }
   const sandboxHelm = workerRelease(layout, cliRoot, 'sandbox')
@@ -258,6 +265,11 @@ export async function writeSandboxFiles(
         },
         ...(urls.prometheus ? {prometheus: {url: urls.prometheus}} : {}),
         cloudwatch: {alarms: [...SANDBOX.alarms]},
+        // Notifications go to the sink; their secrets are in tools.env above (and notify.env, for
+        // `sandbox status --env-vars`).
+        ...(notify
+          ? {notify: {slack: {webhookUrlEnv: NOTIFY_ENV.slack}, pagerduty: {routingKeyEnv: NOTIFY_ENV.pagerduty, url: notify.pagerdutyUrl}, webhook: {urlEnv: NOTIFY_ENV.webhook}}}
+          : {}),
         ...(sandboxHelm ? {helm: sandboxHelm} : {}),
         // What verify --phase post expects: the platform as the seeds' layout has it.
         verify: {
@@ -284,5 +296,15 @@ export async function writeSandboxFiles(
     0o600,
   )
   chmodSync(layout.config, 0o600)
+  if (notify) {
+    write(
+      layout.notifyEnv,
+      Object.entries(notify.env)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(''),
+      0o600,
+    )
+    chmodSync(layout.notifyEnv, 0o600)
+  }
   return {helm, warnings}
 }

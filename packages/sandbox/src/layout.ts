@@ -39,6 +39,18 @@ export interface SandboxInfo {
   /** Snapshots of the RDS instance copied to the secondary region while the sandbox runs (null: none, without PostgreSQL or with an interval of 0). */
   snapshotCopies?: {region: string; everySeconds: number; keep: number} | null
   logs: {daemon: string; moto: string; awsRequests: string}
+  /** The notification sink (Slack, PagerDuty, a JSON webhook) the sandbox environment's notify config points at. */
+  notify?: SandboxNotify | null
+}
+
+export interface SandboxNotify {
+  url: string
+  /** Every notification it received, one JSON line each, in order. */
+  deliveries: string
+  /** The secrets' values as NAME=value lines (mode 0600): `sandbox status --env-vars` exports them. */
+  envFile: string
+  /** The variables the sandbox environment's notify config names, by provider. */
+  variables: Record<string, string>
 }
 
 export interface SandboxPostgres {
@@ -100,6 +112,12 @@ export class SandboxLayout {
   }
   get helmHome(): string {
     return join(this.dir, 'helm')
+  }
+  get notifyDeliveries(): string {
+    return join(this.dir, 'notify-deliveries.jsonl')
+  }
+  get notifyEnv(): string {
+    return join(this.dir, 'notify.env')
   }
 
   readInfo(): SandboxInfo | undefined {

@@ -33,6 +33,14 @@ const dnsName = z.string().regex(/^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za
 const nonEmpty = (what: string) => z.string({error: `expected ${what}`}).min(1, {error: `expected ${what}, not an empty string`})
 /** http(s) URLs only: a bare "localhost:4566" would otherwise parse with "localhost:" as its scheme. */
 export const httpUrl = (example: string) => z.url({protocol: /^https?$/, error: `expected an http(s) URL such as ${example}`})
+/**
+ * The NAME of an environment variable holding a secret. What was given is not echoed (a message
+ * with " got " in it is shown as it is): it may be the secret itself, a webhook URL pasted in.
+ */
+const secretEnvName = (what: string, example: string) => {
+  const error = `expected the NAME of an environment variable holding ${what}, e.g. ${example}; got something else, not shown here as it may be the secret itself`
+  return z.string({error}).regex(/^[A-Z_][A-Z0-9_]*$/, {error})
+}
 const commandSpec = z.strictObject({
   command: nonEmpty('the program to run, e.g. psql'),
   args: z.array(z.string()).default([]),
@@ -365,6 +373,28 @@ export const environmentSchema = z.strictObject({
     })
     .optional(),
   cloudwatch: z.strictObject({alarms: z.array(z.string().min(1)).default([])}).optional(),
+  /**
+   * Where the `notify` steps of rollout and rollback tell people what happens. Webhook URLs and
+   * routing keys are secrets: the config holds only the NAMES of the environment variables that
+   * hold them, read when a notification is sent.
+   */
+  notify: z
+    .strictObject({
+      /** A Slack incoming webhook (its URL is bound to one channel). */
+      slack: z.strictObject({webhookUrlEnv: secretEnvName('the webhook URL', 'SLACK_WEBHOOK_URL')}).optional(),
+      /** PagerDuty's Events API v2: a service's integration (routing) key. */
+      pagerduty: z
+        .strictObject({
+          routingKeyEnv: secretEnvName('the integration (routing) key', 'PAGERDUTY_ROUTING_KEY'),
+          /** Where events go (default https://events.pagerduty.com/v2/enqueue; the sandbox points it at its sink). */
+          url: httpUrl('https://events.pagerduty.com/v2/enqueue').optional(),
+        })
+        .optional(),
+      /** Any endpoint that takes a JSON POST (a chat bridge, an incident tool, a status page). */
+      webhook: z.strictObject({urlEnv: secretEnvName('the webhook URL', 'CLIPPER_NOTIFY_WEBHOOK_URL')}).optional(),
+    })
+    .refine((n) => n.slack || n.pagerduty || n.webhook, {error: 'expected at least one of slack, pagerduty or webhook (or no notify section at all)'})
+    .optional(),
 })
 
 export const configSchema = z.strictObject({

@@ -25,6 +25,7 @@ const LOADERS: Record<string, () => Promise<{default: StepKind}>> = {
   'rds-restore': () => import('./rds-restore.js'),
   'rds-delete': () => import('./rds-delete.js'),
   'sql-check': () => import('./sql-check.js'),
+  notify: () => import('./notify.js'),
 }
 
 export function knownKinds(): string[] {

@@ -15,7 +15,7 @@ ${RUN_EXIT_CODES}`
     {description: 'The change review for a pull request', command: '<%= config.bin %> provision --env production --dry-run --output markdown'},
     {
       description: 'Save the reviewed plan, then apply exactly it',
-      command: '<%= config.bin %> provision --env production --dry-run --save-plan plan.json\n<%= config.bin %> provision --env production --plan plan.json --yes',
+      command: '<%= config.bin %> provision --env production --dry-run --save-plan plan.json && <%= config.bin %> provision --env production --plan plan.json --yes',
     },
     {
       description: 'Rehearse a first provision on the sandbox (its sandbox-next environment)',

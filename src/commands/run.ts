@@ -16,11 +16,8 @@ ${RUN_EXIT_CODES}`
       description: 'Review what a runbook would change, as Markdown for a pull request',
       command: '<%= config.bin %> run ./runbooks/migrate.yaml --env production --dry-run --output markdown',
     },
-    {
-      description: 'Save a reviewed plan, then apply exactly that plan',
-      command:
-        '<%= config.bin %> run ./runbooks/migrate.yaml --env production --dry-run --save-plan plan.json\n<%= config.bin %> run ./runbooks/migrate.yaml --env production --plan plan.json --yes',
-    },
+    {description: 'Save a reviewed plan', command: '<%= config.bin %> run ./runbooks/migrate.yaml --env production --dry-run --save-plan plan.json'},
+    {description: 'Then apply exactly that plan', command: '<%= config.bin %> run ./runbooks/migrate.yaml --env production --plan plan.json --yes'},
   ]
 
   static override args = {

@@ -6,7 +6,7 @@ export const EXIT = {ok: 0, failed: 1, usage: 2, interrupted: 130} as const
 
 /** The exit codes of every command that runs a runbook, said once for their help. */
 export const RUN_EXIT_CODES =
-  'Exit codes: 0 the run succeeded (or the dry run was made), 1 the run failed or was refused (the summary says what state the world is in and how to go on), 2 bad flags, config or runbook (nothing was changed), 130 interrupted (continue with "runs resume").'
+  'Exit codes: 0 the run succeeded (or the dry run was made), 1 the run failed or was refused (the summary says what state the world is in and how to go on), 2 bad flags, config or runbook (nothing was changed), 130 stopped where it was, resumable: interrupted, or an approval not given (continue with "runs resume", or undo with the command the summary names).'
 
 export class OpsError extends Error {
   readonly exitCode: number
@@ -65,6 +65,16 @@ export class InvalidFileError extends OpsError {
 export class RunFailedError extends OpsError {
   constructor(message: string, opts: {code?: string; suggestions?: string[]; details?: unknown; cause?: unknown} = {}) {
     super(message, {...opts, code: opts.code ?? 'RUN_FAILED', exitCode: EXIT.failed})
+  }
+}
+
+/**
+ * The run stops where it is, resumable, as after Ctrl-C: "no" at an approval, an approval that
+ * nobody could give (no terminal, timed out, the prompt closed). Nothing is compensated; exit 130.
+ */
+export class RunPausedError extends OpsError {
+  constructor(message: string, opts: {code?: string} = {}) {
+    super(message, {code: opts.code ?? 'PAUSED', exitCode: EXIT.interrupted})
   }
 }
 

@@ -8,6 +8,7 @@
  */
 import {rmSync, writeFileSync} from 'node:fs'
 import {basename, resolve} from 'node:path'
+import {styleText} from 'node:util'
 import type {Command} from '@oclif/core'
 import {OpsCommand} from './command.js'
 import {EXIT, UsageError} from './errors.js'
@@ -39,6 +40,20 @@ interface RunbookFlags {
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
+/** The plan table's width: the terminal's, or COLUMNS; unbounded into a pipe or file (no path cut in two). */
+function tableWidth(): number {
+  return process.stdout.columns || Number(process.env.COLUMNS) || Number.POSITIVE_INFINITY
+}
+
+/** How a run ended, in colour on a terminal (styleText honours NO_COLOR and a pipe): red failed, yellow stopped or warned. */
+function paintSummary(lines: string[]): string[] {
+  const paint = (color: 'red' | 'yellow' | 'green', text: string) => styleText(color, text, {stream: process.stderr})
+  return lines.map((l, i) => {
+    if (i === 0) return paint(l.startsWith('✖') ? 'red' : l.startsWith('⏸') ? 'yellow' : 'green', l)
+    return l.trimStart().startsWith('⚠') ? paint('yellow', l) : l
+  })
+}
+
 export abstract class RunbookCommand<T extends typeof Command> extends OpsCommand<T> {
   private get runFlags(): RunbookFlags {
     return this.flags as RunbookFlags
@@ -67,8 +82,6 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
     const state = stateDir.load(runId)
     if (state.protected && state.status !== 'succeeded') await this.askForProtected(state.environment!, `resuming ${state.runbook.name} (${runId})`)
     const {loadRunbookCopy} = await import('./engine/executor.js')
-    const env = state.environment && state.environmentConfig ? {name: state.environment, environment: state.environmentConfig} : undefined
-    const who = await this.identify(env, await loadRunbookCopy({dir: stateDir.runDir(runId), state}))
     // Steps need the real config (the state holds a redacted copy): read it again; the engine checks it is unchanged.
     // Without a config to read (moved away), the run goes on with its recorded copy, as before.
     let environment
@@ -77,6 +90,9 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
     } catch {
       environment = undefined
     }
+    const config = environment ?? state.environmentConfig
+    const env = state.environment && config ? {name: state.environment, environment: config} : undefined
+    const who = await this.identify(env, await loadRunbookCopy({dir: stateDir.runDir(runId), state}))
     return this.withEngine({who, environment, ...decisions}, (opts) => resumeRun(runId, opts))
   }
 
@@ -101,7 +117,7 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
       writeFileSync(file, `${JSON.stringify(plan, null, 2)}\n`, {mode: 0o600})
     }
     if (!this.jsonEnabled()) {
-      this.log(f.output === 'markdown' ? planMarkdown(plan) : f.output === 'json' ? JSON.stringify(plan, null, 2) : planTable(plan))
+      this.log(f.output === 'markdown' ? planMarkdown(plan) : f.output === 'json' ? JSON.stringify(plan, null, 2) : planTable(plan, tableWidth()))
       if (f['save-plan']) this.note(`Plan saved to ${f['save-plan']}; apply it with --plan ${f['save-plan']}`)
     }
     return plan
@@ -154,7 +170,7 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
     const s = outcome.state
     if (!this.jsonEnabled() && f.output !== 'json') {
       if (f.output === 'markdown') this.log(runMarkdown(s))
-      process.stderr.write(`\n${summaryLines(s, outcome.reports).join('\n')}\n`)
+      process.stderr.write(`\n${paintSummary(summaryLines(s, outcome.reports)).join('\n')}\n`)
     }
     return this.finishRun({exitCode: outcome.exitCode, json: runSummary(s, outcome.reports)})
   }

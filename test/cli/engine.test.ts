@@ -113,14 +113,14 @@ describe('engine', () => {
     removeDir(dir)
   })
 
-  test('an approval without a TTY stops the run with how to continue; resume --yes approves and records it', async () => {
+  test('an approval without a TTY pauses the run (exit 130) with how to continue; resume --yes approves and records it', async () => {
     const rb = runbook(
       'ask',
       'steps:\n  - id: ask\n    uses: approval\n    with: {message: "Shift traffic?"}\n  - id: after\n    uses: exec\n    with: {command: "true", idempotent: true}\n',
     )
     const s = join(cwd, 'st-ask')
     const r = await cli(['run', rb, '--state-dir', s], {cwd, timeoutMs: 20_000})
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(130)
     expect(r.stderr).toContain('Approval needed: "Shift traffic?"')
     expect(r.stderr).toMatch(/runs resume \S+ --yes/)
     const id = onlyRunId(s)!

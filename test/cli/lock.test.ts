@@ -65,9 +65,11 @@ describe('locks', () => {
     expect(refused.stderr).toContain('The holder looks dead')
     expect(refused.stderr).toContain('runs unlock staging --force')
 
+    // Without --force: who holds it, and how to go on; nothing changes.
     const noForce = await cli(['runs', 'unlock', 'staging', '--state-dir', s], {cwd})
-    expect(noForce.code).toBe(2)
-    expect(noForce.stderr).toContain(`for run ${runId}`)
+    expect(noForce.code, noForce.stderr).toBe(0)
+    expect(noForce.stdout).toContain(`for run ${runId}`)
+    expect(noForce.stdout).toContain(`The holder looks dead. Continue its run with: clipper-ops runs resume ${runId}`)
     const noReason = await cli(['runs', 'unlock', 'staging', '--force', '--state-dir', s], {cwd})
     expect(noReason.code).toBe(2)
     expect(noReason.stderr).toContain('--reason')

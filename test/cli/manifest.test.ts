@@ -40,6 +40,8 @@ describe.each([
       expect(Object.keys(entry.args).sort(), `args of ${id}`).toEqual(Object.keys(cls.args ?? {}).sort())
       expect(entry.summary, `summary of ${id}`).toBe(cls.summary)
       expect(entry.examples?.length ?? 0, `${id} has an example`).toBeGreaterThan(0)
+      // One command per example: oclif joins the lines of a multi-line one with "\", which reads as one command.
+      for (const ex of entry.examples) expect(typeof ex === 'string' ? ex : ex.command, `an example of ${id}`).not.toContain('\n')
     }
   })
 
@@ -53,12 +55,28 @@ describe.each([
     expect(JSON.parse(committed), 'oclif.manifest.json changed when built: run "npm run build" and commit it').toEqual(manifest)
   })
 
-  test('every command answers --help with usage and examples', async () => {
+  test('every command answers --help (and -h) with usage and examples', async () => {
     for (const id of Object.keys(manifest.commands)) {
       const r = await cli([...id.split(':'), '--help'])
       expect(r.code, `${id} --help`).toBe(0)
       expect(r.stdout).toContain('USAGE')
       expect(r.stdout).toContain('EXAMPLES')
     }
+    const short = await cli([...Object.keys(manifest.commands)[0]!.split(':'), '-h'])
+    expect(short.code, short.stderr).toBe(0)
+    expect(short.stdout).toContain('USAGE')
+  })
+})
+
+describe('an unknown command', () => {
+  test.each([
+    ['rollot', 'Did you mean "clipper-ops rollout"?'],
+    ['runs lst', 'Did you mean "clipper-ops runs list"?'],
+    ['bogus', 'See all commands: clipper-ops --help'],
+  ])('"%s" says what was meant, runs nothing and exits 2', async (typed, said) => {
+    const r = await cli(typed.split(' '))
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`"${typed}" is not a clipper-ops command.`)
+    expect(r.stderr).toContain(said)
   })
 })

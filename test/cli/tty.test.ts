@@ -3,34 +3,18 @@
  * asked through it and answered by typing, and a compensating step appears under the step that
  * failed. The terminal is a pseudo-terminal from util-linux's `script`.
  */
-import {spawn} from 'node:child_process'
-import {existsSync, writeFileSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, describe, expect, test} from 'vitest'
-import {BIN, removeDir, tempDir, waitFor} from '../helpers/cli.js'
+import {removeDir, tempDir} from '../helpers/cli.js'
+import {hasScript, onTerminal as onPty} from '../helpers/terminal.js'
 
 const cwd = tempDir()
 afterAll(() => removeDir(cwd))
 
-/** Run the CLI on a pty (120×40 unless told); `answer` types a line once `prompt` is on the screen. */
-async function onTerminal(args: string[], o: {prompt?: string; answer?: string; size?: [number, number]} = {}): Promise<{code: number | null; screen: string}> {
-  const line = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
-  const [cols, rows] = o.size ?? [120, 40]
-  const child = spawn('script', ['-qec', `stty cols ${cols} rows ${rows}; exec ${line}`, '/dev/null'], {cwd, env: {...process.env, NO_COLOR: '1', CI: '', TERM: 'xterm'}})
-  let screen = ''
-  child.stdout.on('data', (d) => (screen += d))
-  if (o.prompt) {
-    await waitFor(() => screen.includes(o.prompt!), 30_000, `the prompt "${o.prompt}"`)
-    await new Promise((r) => setTimeout(r, 300)) // the prompt listens once drawn
-    child.stdin.write(`${o.answer}\r`)
-  }
-  const code = await new Promise<number | null>((r) => child.on('close', r))
-  // What a person sees at the end: the last frame of each line, without cursor movements.
-  const csi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g')
-  return {code, screen: screen.replace(csi, '').replace(/\r/g, '')}
-}
-
-const hasScript = existsSync('/usr/bin/script')
+/** The CLI on a pty; `answer` is typed once `prompt` is on the screen. */
+const onTerminal = (args: string[], o: {prompt?: string; answer?: string; size?: [number, number]} = {}) =>
+  onPty(args, {cwd, size: o.size, answers: o.prompt ? [{prompt: o.prompt, keys: `${o.answer}\r`}] : []})
 
 describe.skipIf(!hasScript)('on a terminal', () => {
   test('the task list shows every step, and an approval is asked and answered on it', async () => {

@@ -172,20 +172,29 @@ describe('engine, in process', () => {
     expect(settled.state.steps[0]).toMatchObject({status: 'succeeded', reconciled: 'operator: assume done'})
   }, 60_000)
 
-  test('approvals are asked through the host: yes goes on, no stops, nobody to ask stops with how to continue, --yes answers', async () => {
+  test('approvals are asked through the host: yes goes on, no pauses, nobody to ask pauses with how to continue, --yes answers', async () => {
     const {stateDir} = workspace()
     const rb = await runbook(`steps:\n  - id: ok\n    uses: approval\n    with: {message: "Go on?"}\n`)
     const yes = new RecordingHost([true])
     expect((await startRun(rb, options(stateDir, yes))).exitCode).toBe(0)
     expect(yes.asked.map((a) => [a.stepId, a.message, a.default])).toEqual([['ok', 'Go on?', false]])
 
-    const no = await startRun(rb, options(stateDir, new RecordingHost([false])))
-    expect(no.exitCode).toBe(1)
-    expect(no.state.failure?.code).toBe('NOT_APPROVED')
+    // "No" is a pause, not a failure: stopped where it is, resumable, nothing compensated.
+    const noHost = new RecordingHost([false])
+    const no = await startRun(rb, options(stateDir, noHost))
+    expect(no.exitCode).toBe(130)
+    expect(no.state).toMatchObject({status: 'interrupted', stopped: {stepId: 'ok'}})
+    expect(no.state.failure).toBeUndefined()
+    expect(no.state.steps[0]!.status).toBe('pending') // asked again on resume
+    expect(noHost.of('step.paused')[0]!.reason).toContain('Not approved: "Go on?"')
+    const asked = new RecordingHost([true])
+    expect((await resumeRun(no.state.id, options(stateDir, asked))).exitCode).toBe(0)
+    expect(asked.asked).toHaveLength(1)
+    expect(asked.of('step.in-doubt')).toEqual([]) // a paused step is not in doubt
 
     const nobody = await startRun(rb, options(stateDir, new RecordingHost()))
-    expect(nobody.state.failure?.code).toBe('APPROVAL_REQUIRED')
-    expect(nobody.state.failure?.message).toContain(`runs resume ${nobody.state.id} --yes`)
+    expect(nobody.exitCode).toBe(130)
+    expect(nobody.state.stopped?.reason).toContain(`runs resume ${nobody.state.id} --yes`)
 
     const flag = await startRun(rb, options(stateDir, new RecordingHost(), {yes: true}))
     expect(flag.state.steps[0]).toMatchObject({status: 'succeeded', summary: 'approved by --yes'})

@@ -17,7 +17,12 @@ export interface CliResult {
   stderr: string
 }
 
+/** What Node prints for process warnings: `(node:1234) [DEP0040] DeprecationWarning: …`. */
+const NODE_WARNING = /^\(node:\d+\) (\[\w+\] )?\w*Warning: .*$/m
+
 export interface CliOptions {
+  /** The test expects a Node warning (none does today). */
+  allowNodeWarnings?: boolean
   cwd?: string
   env?: NodeJS.ProcessEnv
   input?: string
@@ -49,10 +54,14 @@ export function startCli(args: string[], opts: CliOptions = {}): StartedCli {
   if (opts.input !== undefined) child.stdin!.end(opts.input)
   else child.stdin!.end()
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
-  const done = new Promise<CliResult>((res) =>
+  const done = new Promise<CliResult>((res, rej) =>
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      res({code, signal, stdout, stderr})
+      // A Node warning mid-run (TimeoutNegativeWarning, a deprecation, MaxListeners…) is a defect a
+      // user sees: every test that drives the CLI fails on one.
+      const warning = NODE_WARNING.exec(stderr)
+      if (warning && !opts.allowNodeWarnings) rej(new Error(`clipper-ops ${args.join(' ')} printed a Node warning: ${warning[0]}\n--- stderr ---\n${stderr}`))
+      else res({code, signal, stdout, stderr})
     }),
   )
   return {child, done, output: () => ({stdout, stderr})}

@@ -39,6 +39,7 @@ export function makeContext(opts: {environment?: Record<string, unknown>; signal
     runDir: dir,
     stateDir: dir,
     log: (line) => logs.push(redactor.text(line)),
+    fence: async () => undefined, // no lease in step tests: the engine's fencing is tested end to end
     note: async (detail) => {
       notes.push(detail)
     },

@@ -60,7 +60,7 @@ describe('gates', () => {
     const ctx = makeContext({environment: env()})
     const err = await runFails(kind, ctx, inputs)
     expect(err.code).toBe('GATE_FAILED')
-    expect(err.message).toMatch(/^1 of 2 gate\(s\) did not pass:\n {2}errors \(gate-prometheus\) fail: .*\{\} = 0.05/)
+    expect(err.message).toMatch(/^1 of 2 gate\(s\) did not pass:\n {2}errors \(gate-prometheus\) fail: .*the series = 0.05, outside ≤ 0.001/)
     expect(err.details.gates).toMatchObject([
       {id: 'http', result: 'pass', evidence: {requests: 12, errors: 0}},
       {id: 'errors', result: 'fail', code: 'GATE_FAILED', evidence: {worst: {value: 0.05}, max: 0.001}},

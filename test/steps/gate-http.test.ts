@@ -143,7 +143,7 @@ describe('gate-http', () => {
     const err = await runFails(kind, makeContext({environment: env}), inputs)
     expect(Date.now() - started).toBeLessThan(3000)
     expect(err.code).toBe('GATE_FAILED')
-    expect(err.message).toMatch(/after 10 of 1000 requests \(stopped early: 5 errors already exceed the window's budget of 1 \(0.1% of 1000\)\)/)
+    expect(err.message).toMatch(/after 10 of 1000 requests \(stopped early: 5 error\(s\) so far, more than the 1 that 0.1% of the window's 1000 requests allows\)/)
     expect(err.details).toMatchObject({failedFast: true, rounds: 2, plannedRounds: 200})
   })
 

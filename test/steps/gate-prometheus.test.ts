@@ -77,7 +77,9 @@ describe('gate-prometheus', () => {
     const ctx = makeContext({environment: env()})
     const err = await runFails(kind, ctx, inputs)
     expect(err.code).toBe('GATE_FAILED')
-    expect(err.message).toContain('1 of 1 sample(s) outside ≤ 0.2: {} = 0.35')
+    expect(err.message).toContain('the series = 0.35, outside ≤ 0.2 (1 of 1 series, evaluation 1')
+    expect(err.message).toContain('the query looks back 1m, so what happened up to 1m ago still counts')
+    expect(err.message).not.toContain('{}')
     expect(err.details).toMatchObject({max: 0.2, worst: {value: 0.35}})
     expect(ctx.notes[0]).toMatchObject({gate: {verdict: 'fail'}})
   })
@@ -85,7 +87,7 @@ describe('gate-prometheus', () => {
   it('checks a minimum too (traffic must actually reach the stack)', async () => {
     values = {[k8s.requestRate]: 0.2}
     const {kind, inputs} = await kindWith('gate-prometheus', {query: k8s.requestRate, min: 1})
-    expect((await runFails(kind, makeContext({environment: env()}), inputs)).message).toContain('outside ≥ 1: {} = 0.2')
+    expect((await runFails(kind, makeContext({environment: env()}), inputs)).message).toContain('the series = 0.2, outside ≥ 1')
   })
 
   it('calls an empty result and NaN "no data"', async () => {
@@ -122,7 +124,7 @@ describe('gate-prometheus', () => {
     const started = Date.now()
     const err = await runFails(kind, makeContext({environment: env()}), inputs)
     expect(Date.now() - started).toBeLessThan(1500)
-    expect(err.message).toContain('{} = 0.02')
+    expect(err.message).toContain('the series = 0.02')
     expect(err.details.evaluations).toBeGreaterThanOrEqual(3)
   })
 

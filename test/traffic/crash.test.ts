@@ -42,6 +42,61 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
     ])
     const audit = readFileSync(`${sb.stateDir}/audit.jsonl`, 'utf8')
     expect(audit).toContain(`"action":"lock.taken-over","scope":"sandbox","runId":"${run.runId}"`)
+    // The report's changes are what changed the world: both shifts (the 50% one even when the
+    // resume found it in place), and no read (preflight checks, gates, waits).
+    const report = readFileSync(out.reports.markdown, 'utf8')
+    const changes = report.slice(report.indexOf('## Changes made'))
+    expect(changes).toContain('**Set weights legacy 50 / kubernetes 50**')
+    expect(changes).toContain('update clpr.tv. A [k8s] weight 0 → 50')
+    expect(changes).toContain('update clpr.tv. A [k8s] weight 50 → 100')
+    expect(changes).not.toMatch(/Preflight|Bake|Wait out/)
+    expect(out.world).toEqual([expect.objectContaining({kind: 'dns-weights', data: {record: 'clpr.tv.', weights: {legacy: 0, kubernetes: 100}}})])
+  })
+
+  test('a run whose lock was broken never acts again: traffic ends where the operator holding the lock put it', {timeout: 180_000}, async () => {
+    const sb = sandbox()
+    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    const since = new Date().toISOString()
+    const run = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '10,50,100', '--bake', '4s'])
+    await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'shift[10].bake', run)
+    // The holder is alive: breaking its lock says so loudly.
+    const broken = await sb.cli(['runs', 'unlock', 'sandbox', '--force', '--reason', 'test: taking over from a stuck rollout'])
+    expect(broken.code, broken.stderr).toBe(0)
+    expect(broken.stderr).toContain('looked ALIVE')
+    const back = await sb.cli(['rollback', '--env', 'sandbox', '--yes'], {timeoutMs: 120_000})
+    expect(back.code, back.stderr).toBe(0)
+    const r = await run.done
+    expect(r.code, r.stderr).toBe(130)
+    expect(r.stderr).toMatch(/lock lost: the lock was (removed|taken over)/)
+    expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
+    // The first run sent its 10% batch and nothing after it; the rollback sent one.
+    const batches = (await shiftBatches(sb, since)).map((b) => b.changes!.filter((c) => c.startsWith('CREATE')))
+    expect(batches).toEqual([
+      ['CREATE clpr.tv. A compose w=90', 'CREATE clpr.tv. A k8s w=10'],
+      ['CREATE clpr.tv. A compose w=100', 'CREATE clpr.tv. A k8s w=0'],
+    ])
+  })
+
+  test('resuming a killed rollout after someone else rolled back refuses, and leaves their rollback in place', {timeout: 180_000}, async () => {
+    const sb = sandbox()
+    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    const since = new Date().toISOString()
+    const run = await startRollout()
+    await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'shift[50].ttl', run)
+    run.child.kill('SIGKILL')
+    await run.done
+    expect((await sb.cli(['runs', 'unlock', 'sandbox', '--force', '--reason', 'test: the laptop died'])).code).toBe(0)
+    expect((await sb.cli(['rollback', '--env', 'sandbox', '--yes'], {timeoutMs: 120_000})).code).toBe(0)
+
+    const resumed = await sb.cli(['runs', 'resume', run.runId, '--yes', '--json'], {timeoutMs: 120_000})
+    expect(resumed.code, resumed.stderr).toBe(1)
+    const out = JSON.parse(resumed.stdout)
+    expect(out.status).toBe('interrupted')
+    expect(out.stopped.reason).toContain('the world is not where it left it')
+    expect(out.stopped.reason).toContain('legacy 100')
+    expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
+    // The 50% shift and the rollback: no batch from the resume.
+    expect(await shiftBatches(sb, since)).toHaveLength(2)
   })
 
   test("a dead run's Route 53 lock expires; another operator is refused until it is broken on purpose", async () => {
@@ -68,7 +123,7 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l))
-    expect(audit.find((a) => a.action === 'lock.broken')).toMatchObject({scope: 'sandbox', detail: {reason: 'test: the on-call laptop died'}})
+    expect(audit.findLast((a) => a.action === 'lock.broken')).toMatchObject({scope: 'sandbox', detail: {reason: 'test: the on-call laptop died'}})
     // The lock record is gone from the zone.
     const log = await sb.requests()
     expect(log.filter((e) => e.changes?.some((c) => c.startsWith('DELETE _clipper-ops-lock.clpr.tv. TXT'))).length).toBeGreaterThan(0)

@@ -4,8 +4,11 @@
  * all traffic back by itself, a dry run that sends no mutating call, throttling on Route 53, and
  * one operator at a time through the Route 53 lock.
  */
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {describe, expect, test} from 'vitest'
-import {readJournal, waitFor} from '../helpers/cli.js'
+import {readJournal, waitFor, waitForJournal} from '../helpers/cli.js'
+import {onTerminal} from '../helpers/terminal.js'
 import {liveWeights, shiftBatches, startRunInBackground} from '../helpers/traffic.js'
 import {useSandbox} from '../helpers/sandbox.js'
 
@@ -32,25 +35,58 @@ describe('rollout and rollback in the sandbox', () => {
     expect((await sb.requests(since)).filter((e) => e.mutating)).toEqual([])
   })
 
+  test('credentials: the configured profile is used once and explicitly, even with keys in the environment; none found says where it looked', async () => {
+    const sb = sandbox()
+    // Keys in the environment beside the sandbox's profile: the profile wins, and the SDK has no
+    // "Multiple credential sources" to warn about (it did, several times per command).
+    const both = await sb.cli(['dns', 'status', '--env', 'sandbox'], {env: {AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'sandbox'}})
+    expect(both.code, both.stderr).toBe(0)
+    expect(both.stderr).not.toContain('Multiple credential sources')
+    // A secret that is also an ordinary word of the config ("sandbox": in paths, the profile) is
+    // masked in what is written, never in what steps use (the kubeconfig path, the credentials file).
+    const masked = await sb.cli(['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s', '--yes'], {
+      env: {AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'sandbox'},
+      timeoutMs: 120_000,
+    })
+    expect(masked.code, masked.stderr).toBe(0)
+    expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
+    expect((await sb.cli(['rollback', '--env', 'sandbox', '--yes'], {timeoutMs: 120_000})).code).toBe(0)
+    // A profile that exists nowhere: the message names it and says what to do.
+    const cfg = (await import('yaml')).parse(readFileSync(sb.status.config, 'utf8'))
+    cfg.environments.sandbox.aws.profile = 'nobody-has-this'
+    const file = join(sb.cwd, 'no-profile.yaml')
+    writeFileSync(file, (await import('yaml')).stringify(cfg))
+    const none = await sb.cli(['rollout', '--env', 'sandbox', '--config', file, '--yes'])
+    expect(none.code).toBe(1)
+    expect(none.stderr).toContain('Credentials were looked for in profile "nobody-has-this" (aws.profile in clipper-ops.yaml)')
+    expect(none.stderr).toContain('aws sso login --profile nobody-has-this')
+    expect(none.stderr).toContain('Nothing was changed')
+  })
+
   test('a full rollout reaches 100% with every gate passing; a rollback returns 100% to legacy', async () => {
     const sb = sandbox()
     const since = new Date().toISOString()
-    const r = await sb.cli(['rollout', '--env', 'sandbox', '--bake', '1s', '--json'], {timeoutMs: 120_000})
+    // Reviewed first, then applied as reviewed: the plan records the steps the config gives
+    // (rollout.steps) and the apply needs no --steps repeated to match it.
+    const plan = await sb.cli(['rollout', '--env', 'sandbox', '--bake', '1s', '--dry-run', '--save-plan', 'rollout-plan.json', '--output', 'markdown'])
+    expect(plan.code, plan.stderr).toBe(0)
+    expect(plan.stdout).toContain('`steps=[10,50,100]`, `bake="1s"`, `approve=false`')
+    const r = await sb.cli(['rollout', '--env', 'sandbox', '--bake', '1s', '--plan', 'rollout-plan.json', '--yes', '--json'], {timeoutMs: 120_000})
     expect(r.code, r.stderr).toBe(0)
     const out = JSON.parse(r.stdout)
     expect(out.status).toBe('succeeded')
+    expect(readFileSync(out.reports.markdown, 'utf8')).toContain('| Parameters | steps=[10,50,100], bake="1s", approve=false, fallback="legacy" |')
     const bakes = out.steps.filter((s: {id: string}) => s.id.endsWith('.bake'))
     expect(bakes).toHaveLength(3)
     for (const b of bakes) expect(b.outputs.gates.map((g: {result: string}) => g.result)).toEqual(['pass', 'pass', 'pass', 'pass'])
     expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
     expect(await shiftBatches(sb, since)).toHaveLength(3)
     // Who did it: the local user and the AWS caller identity, in the audit trail.
-    const {readFileSync} = await import('node:fs')
     const audit = readFileSync(`${sb.stateDir}/audit.jsonl`, 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l))
-    const shifts = audit.filter((a) => a.action === 'dns.shift')
+    const shifts = audit.filter((a) => a.action === 'dns.shift' && a.runId === out.id)
     expect(shifts).toHaveLength(3)
     expect(shifts[0].who.aws).toMatch(/^arn:aws:(iam|sts)::123456789012:/)
 
@@ -61,7 +97,11 @@ describe('rollout and rollback in the sandbox', () => {
     expect(rb.deadline.budgetMs).toBe(30 * 60_000)
     expect(rb.durationMs).toBeLessThan(rb.deadline.budgetMs)
     expect(rb.timeToRecoveryMs).toBe(rb.durationMs)
-    expect(back.stderr).toBe('')
+    // --json owns stdout; stderr carries only warnings: the sandbox has no database sync hook.
+    expect(back.stderr.trim().split('\n')).toEqual([
+      expect.stringContaining('⚠ Bring the legacy database up to date (database.syncHook) — SKIPPED: no database.syncHook is configured'),
+    ])
+    expect(rb.world).toEqual([expect.objectContaining({kind: 'dns-weights', data: {record: 'clpr.tv.', weights: {legacy: 100, kubernetes: 0}}})])
     expect(readFileSync(rb.reports.markdown, 'utf8')).toMatch(/\| Time to recovery \| \d/)
     expect(rb.steps.find((s: {id: string}) => s.id === 'verify').outputs.servedBy).toEqual({legacy: expect.any(Number)})
     expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
@@ -87,6 +127,57 @@ describe('rollout and rollback in the sandbox', () => {
     expect(show.failure).toMatchObject({stepId: 'shift[50].bake', compensated: true})
     expect(show.steps.find((s: {id: string}) => s.id === 'shift[50].bake.on-failure.shift-back').status).toBe('succeeded')
     expect(show.steps.find((s: {id: string}) => s.id === 'shift[100].weights').status).toBe('pending')
+  })
+
+  test('"no" and Ctrl-C at an approval leave traffic where it is: exit 130, resumable, both next commands shown', {timeout: 240_000}, async () => {
+    const sb = sandbox()
+    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    const since = new Date().toISOString()
+    const said = await onTerminal(['rollout', '--env', 'sandbox', '--approve', '--steps', '10,100', '--bake', '1s', '--state-dir', sb.stateDir], {
+      cwd: sb.cwd,
+      answers: [
+        {prompt: 'Shift 10% of clpr.tv', keys: 'y\r'},
+        {prompt: 'Shift 100% of clpr.tv', keys: 'n\r'},
+      ],
+    })
+    expect(said.code, said.screen).toBe(130)
+    expect(said.screen).toContain('Not approved: "Shift 100% of clpr.tv to Kubernetes on sandbox?"')
+    expect(said.screen).toContain('Traffic now on clpr.tv: legacy 90%, kubernetes 10%')
+    expect(said.screen).toContain('Undo: clipper-ops rollback --env sandbox')
+    expect(said.screen).not.toContain('Shift traffic back')
+    const runId = /Continue: clipper-ops runs resume (\S+)/.exec(said.screen)?.[1]
+    expect(runId, said.screen).toBeDefined()
+    expect(await liveWeights(sb)).toEqual({legacy: 90, kubernetes: 10})
+
+    // Resumed, it asks again; Ctrl-C at the prompt is an interrupt too, not an abort.
+    const interrupted = await onTerminal(['runs', 'resume', runId!, '--state-dir', sb.stateDir], {cwd: sb.cwd, answers: [{prompt: 'Shift 100% of clpr.tv', keys: '\x03'}]})
+    expect(interrupted.code, interrupted.screen).toBe(130)
+    expect(interrupted.screen).toContain('interrupted at the prompt (Ctrl-C)')
+    expect(interrupted.screen).toContain(`Continue: clipper-ops runs resume ${runId}`)
+    expect(interrupted.screen).toContain('Undo: clipper-ops rollback --env sandbox')
+    expect(await liveWeights(sb)).toEqual({legacy: 90, kubernetes: 10})
+    expect(await shiftBatches(sb, since)).toHaveLength(1)
+
+    const approved = await sb.cli(['runs', 'resume', runId!, '--yes', '--json'], {timeoutMs: 120_000})
+    expect(approved.code, approved.stderr).toBe(0)
+    expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
+    expect(await shiftBatches(sb, since)).toHaveLength(2)
+  })
+
+  test('Ctrl-C (SIGINT) mid-rollout: exit 130, traffic stays, and the ending says where it is, read back', async () => {
+    const sb = sandbox()
+    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    const run = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '50,100', '--bake', '5s'])
+    await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'shift[50].bake', run)
+    run.child.kill('SIGINT')
+    const r = await run.done
+    expect(r.code, r.stderr).toBe(130)
+    expect(r.stderr).toContain('Traffic now on clpr.tv: legacy 50%, kubernetes 50% (weights 50/50, read back from Route 53)')
+    expect(r.stderr).not.toContain('Shift traffic back')
+    expect(await liveWeights(sb)).toEqual({legacy: 50, kubernetes: 50})
+    const resumed = await sb.cli(['runs', 'resume', run.runId], {timeoutMs: 120_000})
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(resumed.stderr).toContain('Traffic now on clpr.tv: legacy 0%, kubernetes 100%')
   })
 
   test('throttling and PriorRequestNotComplete on Route 53: the rollout still completes', async () => {
@@ -119,8 +210,9 @@ describe('rollout and rollback in the sandbox', () => {
     expect(second.stderr).toContain(`for run ${runId} (cutover)`)
     expect(second.stderr).toContain(`pid ${first.child.pid}`)
     const unlock = await sb.cli(['runs', 'unlock', 'sandbox'])
-    expect(unlock.code).toBe(2)
-    expect(unlock.stderr).toContain('The holder looks alive')
+    expect(unlock.code, unlock.stderr).toBe(0) // without --force it shows the holder
+    expect(unlock.stdout).toContain(`sandbox is locked`)
+    expect(unlock.stdout).toContain('The holder looks alive')
     expect((await first.done).code).toBe(0)
     // Released: nothing holds it now.
     const after = await sb.cli(['runs', 'unlock', 'sandbox', '--json'])

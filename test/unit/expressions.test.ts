@@ -13,6 +13,18 @@ describe('expressions', () => {
     expect(evaluateTemplate('${{ steps.a.outputs.weight * 2 }}', ctx)).toBe(14)
   })
 
+  test('hostile names read nothing of a prototype: no __proto__, constructor or toString as functions or members', () => {
+    for (const fn of ['__proto__()', 'toString()', 'constructor()', 'hasOwnProperty()']) {
+      expect(() => evaluateTemplate(`\${{ ${fn} }}`, ctx), fn).toThrow(/unknown function/)
+    }
+    expect(() => evaluateTemplate('${{ constructor }}', ctx)).toThrow(/unknown name "constructor"/)
+    expect(evaluateTemplate('${{ params.__proto__ }}', ctx)).toBeUndefined()
+    expect(evaluateTemplate('${{ env.constructor }}', ctx)).toBeUndefined()
+    expect(evaluateTemplate("${{ params['toString'] }}", ctx)).toBeUndefined()
+    expect(evaluateTemplate('${{ length(params.steps) }}', ctx)).toBe(3) // own members still read
+    expect(evaluateTemplate('${{ params.steps[1] }}', ctx)).toBe(50)
+  })
+
   test('operators, functions and conditions', () => {
     expect(evaluateCondition('${{ params.on && item >= 50 }}', ctx)).toBe(true)
     expect(evaluateCondition('params.n == "3"', ctx)).toBe(true)

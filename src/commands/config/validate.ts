@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {OpsCommand} from '../../lib/command.js'
 import {requireConfig, selectEnvironment} from '../../lib/config/load.js'
 import {configFlag, stateDirFlag} from '../../lib/flags.js'
+import {InvalidFileError} from '../../lib/errors.js'
 
 export default class ConfigValidate extends OpsCommand<typeof ConfigValidate> {
   static override summary = 'Check clipper-ops.yaml.'
@@ -20,6 +21,10 @@ Exit codes: 0 valid, 2 not valid or not found.`
   async run(): Promise<unknown> {
     const loaded = requireConfig({flag: this.flags.config, env: this.flags.env, stateRoot: this.stateDir(this.flags['state-dir']).root})
     if (this.flags.env) selectEnvironment(loaded, this.flags.env)
+    // Beyond the schema: every gate's kind exists and takes its inputs (all problems at once).
+    const {environmentProblems} = await import('../../lib/engine/check-config.js')
+    const problems = (await Promise.all(Object.entries(loaded.config.environments).map(([name, e]) => environmentProblems(loaded.file, name, e)))).flat()
+    if (problems.length) throw new InvalidFileError(`Config file ${loaded.file}`, problems)
     const envs = Object.entries(loaded.config.environments).map(([name, e]) => ({
       name,
       protected: e.protected,

@@ -23,7 +23,14 @@ export default class RunsList extends OpsCommand<typeof RunsList> {
     const runs = []
     for (const id of dir.listRunIds().reverse()) {
       const s = dir.readSnapshot(id)
-      if (!s) continue
+      // One damaged run must not hide the others: it is listed as unreadable, with its file.
+      const damaged = !s || typeof s !== 'object' || !Array.isArray(s.steps) || typeof s.status !== 'string' || !s.who || !s.runbook
+      if (damaged) {
+        if (f.env || f.status) continue
+        this.warn(`${dir.runDir(id)}/state.json cannot be read (empty, cut short or not a run's state); "clipper-ops runs show ${id}" says more.`)
+        runs.push({id, runbook: null, environment: null, status: 'unreadable', createdAt: null, endedAt: null, durationMs: null, steps: {total: 0, done: 0}, at: null, who: null})
+        continue
+      }
       if (f.env && s.environment !== f.env) continue
       if (f.status && !f.status.includes(s.status)) continue
       const current = s.steps.find((x) => x.status === 'running' || x.status === 'failed')
@@ -36,7 +43,7 @@ export default class RunsList extends OpsCommand<typeof RunsList> {
         endedAt: s.endedAt ?? null,
         durationMs: s.durationMs ?? null,
         steps: {total: s.steps.length, done: s.steps.filter((x) => x.status === 'succeeded' || x.status === 'skipped').length},
-        at: current?.id ?? null,
+        at: current?.id ?? s.stopped?.stepId ?? null,
         who: `${s.who.user}@${s.who.host}`,
       })
       if (runs.length >= f.limit) break
@@ -46,13 +53,14 @@ export default class RunsList extends OpsCommand<typeof RunsList> {
       else {
         const rows = runs.map((r) => [
           r.id,
+          r.createdAt ? `${r.createdAt.slice(0, 10)} ${r.createdAt.slice(11, 19)}Z` : '-',
           r.environment ?? '-',
           r.status,
           `${r.steps.done}/${r.steps.total}`,
           r.durationMs === null ? '-' : formatDuration(r.durationMs as number),
           r.at ?? '',
         ])
-        const head = ['RUN', 'ENV', 'STATUS', 'STEPS', 'TIME', 'AT STEP']
+        const head = ['RUN', 'STARTED', 'ENV', 'STATUS', 'STEPS', 'TIME', 'AT STEP']
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
         const line = (r: string[]) =>
           r

@@ -12,7 +12,7 @@ export default class RunsUnlock extends OpsCommand<typeof RunsUnlock> {
   static override description = `A run holds a lock on its environment, renewed while it lives. A run that died (kill -9, a lost laptop) leaves its lock behind until it expires; even then clipper-ops does not take it silently. Breaking a lock needs --force and is recorded, with your reason, in the audit trail. Then continue the dead run with "runs resume <id>", or start a new one.`
 
   static override examples = [
-    {description: 'See who holds the lock', command: '<%= config.bin %> runs unlock production'},
+    {description: 'See who holds the lock (changes nothing)', command: '<%= config.bin %> runs unlock production'},
     {description: 'Break it', command: '<%= config.bin %> runs unlock production --force --reason "laptop of the previous on-call died mid-rollout"'},
   ]
 
@@ -36,16 +36,27 @@ export default class RunsUnlock extends OpsCommand<typeof RunsUnlock> {
     }
     const dead = isExpired(held) || holderIsGone(held, hostname())
     if (!f.force) {
-      throw new UsageError(
-        `${this.args.env} is locked: ${describeLock(held)}. ${dead ? 'The holder looks dead.' : 'The holder looks alive.'} To break the lock, add --force --reason "<why>".`,
-        {code: 'FORCE_REQUIRED', details: held},
-      )
+      // Without --force this only shows who holds the lock (and changes nothing).
+      if (!this.jsonEnabled()) {
+        this.log(`${this.args.env} is locked: ${describeLock(held)}.`)
+        this.log(
+          dead
+            ? `The holder looks dead. Continue its run with: clipper-ops runs resume ${held.runId}, or break the lock: clipper-ops runs unlock ${this.args.env} --force --reason "<why>"`
+            : `The holder looks alive: wait for it, or stop it. Breaking the lock of a live run is a last resort: clipper-ops runs unlock ${this.args.env} --force --reason "<why>"`,
+        )
+      }
+      return {scope: this.args.env, locked: true, holder: held, holderLooksDead: dead}
     }
     if (!f.reason) throw new UsageError('--force needs --reason "<why>": breaking a lock is recorded in the audit trail.', {code: 'REASON_REQUIRED'})
     if (!(await backend.remove(held))) throw new UsageError(`The lock on ${this.args.env} changed while we looked; run the command again.`, {code: 'LOCK_CHANGED'})
     recordUnlock(dir.auditFile(), this.args.env, held, f.reason)
+    if (!dead) {
+      this.warn(
+        `The holder of the lock on ${this.args.env} looked ALIVE (${describeLock(held)}). Its run stops before its next change, once it sees the lock is gone; check that it did (clipper-ops runs show ${held.runId}).`,
+      )
+    }
     if (!this.jsonEnabled()) {
-      this.log(`Broke the lock on ${this.args.env} (${describeLock(held)}).${dead ? '' : ' Warning: the holder looked alive.'}`)
+      this.log(`Broke the lock on ${this.args.env} (${describeLock(held)}).`)
       this.log(`Recorded in ${dir.auditFile()}. Continue that run with: clipper-ops runs resume ${held.runId}`)
     }
     return {scope: this.args.env, locked: false, broken: held, reason: f.reason, holderLookedDead: dead}

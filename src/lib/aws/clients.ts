@@ -47,8 +47,6 @@ export async function awsClient<S extends AwsService>(service: S, env: Environme
   const hit = cache.get(key)
   if (hit) return hit as ClientOf<S>
   const Client = await LOADERS[service]()
-  const {fromNodeProviderChain} = await import('@aws-sdk/credential-providers')
-  const toolsEnv = env?.tools?.env ?? {}
   const client = new (Client as any)({
     region: aws.region,
     endpoint: aws.endpoint,
@@ -56,14 +54,50 @@ export async function awsClient<S extends AwsService>(service: S, env: Environme
     ...(service === 's3' && aws.endpoint ? {forcePathStyle: true} : {}),
     retryMode: 'standard',
     requestHandler: {connectionTimeout: 5_000, requestTimeout: 30_000},
-    credentials: fromNodeProviderChain({
-      profile: aws.profile ?? toolsEnv.AWS_PROFILE,
-      filepath: toolsEnv.AWS_SHARED_CREDENTIALS_FILE,
-      configFilepath: toolsEnv.AWS_CONFIG_FILE,
-    }),
+    credentials: credentialsFor(env),
   })
   cache.set(key, client)
   return client as ClientOf<S>
+}
+
+/** Where an environment's credentials come from, in words (for messages and the audit trail). */
+export function credentialSource(env: Environment | undefined): string {
+  const profile = env?.aws?.profile ?? env?.tools?.env?.AWS_PROFILE
+  return profile
+    ? `profile "${profile}"${env?.aws?.profile ? ' (aws.profile in clipper-ops.yaml)' : ''}`
+    : 'the standard credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, web identity, instance or task role)'
+}
+
+type Provider = () => Promise<{accessKeyId: string; secretAccessKey: string; expiration?: Date}>
+const providers = new Map<string, Provider>()
+
+/**
+ * One credential provider per environment, resolved once and shared by all its clients (not once
+ * per client). A configured profile is used explicitly: keys in the environment do not compete with
+ * it, so the SDK has no "multiple credential sources" to warn about.
+ */
+function credentialsFor(env: Environment | undefined): Provider {
+  const toolsEnv = env?.tools?.env ?? {}
+  const profile = env?.aws?.profile ?? toolsEnv.AWS_PROFILE
+  const key = JSON.stringify([profile, toolsEnv.AWS_SHARED_CREDENTIALS_FILE, toolsEnv.AWS_CONFIG_FILE])
+  const hit = providers.get(key)
+  if (hit) return hit
+  let current: Promise<Awaited<ReturnType<Provider>>> | undefined
+  const provider: Provider = async () => {
+    const c = await current
+    // Refresh five minutes before expiry (temporary credentials: SSO, roles); keep static ones.
+    if (!current || (c?.expiration && c.expiration.getTime() - Date.now() < 5 * 60_000)) {
+      current = (async () => {
+        const {fromIni, fromNodeProviderChain} = await import('@aws-sdk/credential-providers')
+        const files = {filepath: toolsEnv.AWS_SHARED_CREDENTIALS_FILE, configFilepath: toolsEnv.AWS_CONFIG_FILE}
+        return (profile ? fromIni({profile, ...files}) : fromNodeProviderChain(files))()
+      })()
+      current.catch(() => (current = undefined)) // a failure is retried on the next call
+    }
+    return current
+  }
+  providers.set(key, provider)
+  return provider
 }
 
 /** The caller identity, for the audit trail ("who": an ARN). */

@@ -6,7 +6,7 @@
 import type {Environment} from '../config/schema.js'
 import type {Who} from '../engine/state.js'
 import {RunFailedError, UsageError} from '../errors.js'
-import {awsErrorName, callerIdentity} from './clients.js'
+import {awsErrorName, callerIdentity, credentialSource} from './clients.js'
 
 /**
  * `who` with the caller's ARN added. When the run needs AWS (`required`), credentials that
@@ -26,9 +26,12 @@ export async function identify(who: Who, env: {name: string; environment: Enviro
   } catch (error) {
     if (error instanceof UsageError) throw error
     if (!required) return who
-    const how = env.environment.aws?.profile ? `profile ${env.environment.aws.profile}` : 'the standard credential chain (AWS_PROFILE, environment variables, SSO, instance role)'
+    const profile = env.environment.aws?.profile
+    const fix = profile
+      ? `Log in for it (aws sso login --profile ${profile}) or check its entry in ~/.aws/config and ~/.aws/credentials`
+      : 'Set AWS_PROFILE to a profile of ~/.aws/config (and aws sso login), or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give the environment aws.profile in clipper-ops.yaml'
     throw new RunFailedError(
-      `Could not tell who you are in AWS for ${env.name} (${awsErrorName(error)}: ${(error as Error).message}). Check the credentials of ${how}. Nothing was changed.`,
+      `Could not tell who you are in AWS for ${env.name}: ${awsErrorName(error)}: ${(error as Error).message}. Credentials were looked for in ${credentialSource(env.environment)}. ${fix}. Nothing was changed.`,
       {code: 'NO_CREDENTIALS'},
     )
   }

@@ -109,7 +109,8 @@ export function selectEnvironment(loaded: LoadedConfig, name: string | undefined
   if (!chosen) {
     throw new UsageError(`Pass --env <name> (or set defaultEnvironment in ${loaded.file}); it defines: ${names.join(', ') || '(no environments)'}.`, {code: 'NO_ENV'})
   }
-  const environment = loaded.config.environments[chosen]
+  // Own names only: "toString" or "__proto__" is not an environment of every config.
+  const environment = Object.hasOwn(loaded.config.environments, chosen) ? loaded.config.environments[chosen] : undefined
   if (!environment) {
     const hint = closest(chosen, names)
     throw new UsageError(`--env ${chosen}: no such environment in ${loaded.file}${hint ? ` (did you mean "${hint}"?)` : ''}; valid: ${names.join(', ') || '(none)'}.`, {

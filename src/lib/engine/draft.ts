@@ -21,16 +21,23 @@ export interface RunInput {
 
 /** Contexts that expressions read; `steps` is filled from the run's records. */
 export function baseContexts(state: Pick<RunState, 'params' | 'environmentConfig' | 'environment' | 'id' | 'createdAt'>, redactor: Redactor, dryRun: boolean): Contexts {
+  // secrets.X reads the variable X of the process's environment, and registers its value with the
+  // redactor as it is read. Expressions read own members only (see expressions.ts): say which.
+  const read = (name: string | symbol) => {
+    if (typeof name !== 'string' || !Object.hasOwn(process.env, name)) return undefined
+    const v = process.env[name]
+    redactor.add(v)
+    return v
+  }
   const secrets = new Proxy(
     {},
     {
-      get: (_t, name) => {
-        if (typeof name !== 'string') return undefined
-        const v = process.env[name]
-        redactor.add(v)
-        return v
-      },
+      get: (_t, name) => read(name),
       has: () => true,
+      getOwnPropertyDescriptor: (_t, name) => {
+        const value = read(name)
+        return value === undefined ? undefined : {value, configurable: true, enumerable: true, writable: false}
+      },
     },
   )
   return {

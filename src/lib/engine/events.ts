@@ -42,7 +42,10 @@ export type EngineEvent =
   /** A step an earlier attempt left in doubt (intent journaled, no result): checking, then a verdict. */
   | {type: 'step.in-doubt'; runId: string; stepId: string; verdict: 'checking' | 'done' | 'redo' | 'unknown'; detail?: string}
   | {type: 'step.succeeded'; runId: string; stepId: string; title: string; summary?: string; changes?: Change[]; durationMs: number; reconciled?: boolean}
-  | {type: 'step.skipped'; runId: string; stepId: string; title: string; reason: string}
+  /** warning: skipped, and people should know (e.g. no database sync before a rollback). */
+  | {type: 'step.skipped'; runId: string; stepId: string; title: string; reason: string; warning?: boolean}
+  /** The step stopped the run without failing (an approval not given); the run ends interrupted. */
+  | {type: 'step.paused'; runId: string; stepId: string; title: string; reason: string}
   | {
       type: 'step.failed'
       runId: string

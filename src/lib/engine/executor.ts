@@ -11,12 +11,12 @@
  */
 import {appendFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {EXIT, OpsError, RunFailedError, UsageError, errorMessage} from '../errors.js'
+import {EXIT, OpsError, RunFailedError, RunPausedError, UsageError, errorMessage} from '../errors.js'
 import {parseRunbook} from '../runbook/load.js'
 import {evaluateCondition, resolveDeep, type Contexts} from '../runbook/expressions.js'
 import type {Runbook} from '../runbook/schema.js'
 import {loadKind, stepKinds} from '../steps/registry.js'
-import type {Reconciled, StepContext, StepKind, StepNeed} from '../steps/types.js'
+import {changesWorld, type Change, type Reconciled, type StepContext, type StepKind, type StepNeed} from '../steps/types.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
 import {Redactor} from '../util/redact.js'
 import {childEnvFor} from '../config/tools.js'
@@ -24,12 +24,12 @@ import {readTextFile} from '../util/yaml-file.js'
 import {audit} from './audit.js'
 import {baseContexts, draftRun, stepContexts, type RunInput} from './draft.js'
 import type {AgendaItem, AgendaStep, EngineEvent, EngineHost} from './events.js'
-import {compensationFor, specAt} from './expand.js'
-import {acquireLock, lockTtlMs, type HeldLock, type LockBackend} from './lock.js'
+import {compensationFor, skipNote, specAt, stepTitle} from './expand.js'
+import {acquireLock, LockLostError, lockTtlMs, type HeldLock, type LockBackend} from './lock.js'
 import {lockBackendForEnvironment} from './lock-backends.js'
 import type {Environment} from '../config/schema.js'
 import {sleep} from '../util/sleep.js'
-import {newRunId, RunJournal, StateDir, whoAmI, type RunState, type StepRecord, type Who} from './state.js'
+import {newRunId, RunJournal, StateDir, whoAmI, type RunState, type StepRecord, type Who, type WorldAtEnd} from './state.js'
 import {writeRunReports} from '../report/run-report.js'
 
 export interface EngineOptions {
@@ -69,6 +69,13 @@ type Emitted = EngineEvent extends infer E ? (E extends {runId: string} ? Omit<E
 
 class Interrupted extends Error {}
 
+/** A resume found the world moved by someone else since the run last acted: it stops, exit 1, resumable once it is put back. */
+class WorldMovedError extends RunFailedError {
+  constructor(message: string) {
+    super(message, {code: 'WORLD_MOVED'})
+  }
+}
+
 /** The needs (aws, kubernetes) of every step kind a runbook uses, its compensations included. */
 export async function runbookNeeds(rb: Runbook): Promise<Set<StepNeed>> {
   const needs = new Set<StepNeed>()
@@ -107,9 +114,19 @@ export async function reconcileStep(kind: StepKind, ctx: StepContext, inputs: un
   return plan.changes.every((c) => c.action === 'none') ? {done: true, outputs: plan.outputs as Record<string, unknown>, summary: 'already in place'} : {done: false}
 }
 
+/** Whether a step with these inputs changes the world (a kind that cannot tell is taken to). */
+function mutates(kind: StepKind, inputs: unknown): boolean {
+  try {
+    return kind.mutates(inputs)
+  } catch {
+    return true
+  }
+}
+
 export async function startRun(input: RunInput, opts: EngineOptions): Promise<RunOutcome> {
   const who = opts.who ?? whoAmI()
   const redactor = new Redactor()
+  redactor.addFromConfig(input.env?.environment)
   const {state} = draftRun(input, {id: newRunId(input.loaded.runbook.name), who, redactor, dryRun: false})
   const backend = opts.lockBackend ?? (await lockBackendForEnvironment(input.env?.environment, opts.stateDir))
   const exec = new RunExecutor({...opts, environment: input.env?.environment}, redactor)
@@ -135,6 +152,7 @@ export async function resumeRun(runId: string, opts: EngineOptions): Promise<Run
   }
   const rb = await loadRunbookCopy(journal)
   const redactor = new Redactor()
+  redactor.addFromConfig(opts.environment ?? state.environmentConfig)
   // The config read again must be the one the run started with (compared as written: redacted).
   if (opts.environment && JSON.stringify(redactor.deep(opts.environment)) !== JSON.stringify(state.environmentConfig)) {
     journal.close()
@@ -222,7 +240,8 @@ class RunExecutor {
   async execute(journal: RunJournal, rb: Runbook, resumed: boolean): Promise<RunOutcome> {
     this.journal = journal
     this.rb = rb
-    this.base = baseContexts(journal.state, this.redactor, false)
+    // Expressions read the real config (${{ env.x }}); the journal's copy is redacted for writing only.
+    this.base = baseContexts({...journal.state, environmentConfig: this.opts.environment ?? journal.state.environmentConfig}, this.redactor, false)
     const external = this.opts.signal
     const onAbort = () => this.stop(external?.reason instanceof Error ? external.reason.message : String(external?.reason ?? 'interrupted'))
     external?.addEventListener('abort', onAbort, {once: true})
@@ -239,6 +258,7 @@ class RunExecutor {
 
     let caught: unknown
     try {
+      if (resumed) await this.refuseIfWorldMoved()
       this.applyOperatorDecisions()
       const {agenda, compensating} = this.agenda()
       this.emit({
@@ -262,6 +282,33 @@ class RunExecutor {
       external?.removeEventListener('abort', onAbort)
     }
     return this.finish(caught)
+  }
+
+  /**
+   * A resume first compares the world with what this run last left (the weights it set): if
+   * someone has moved it since, continuing would act over their change, so the run stops here.
+   */
+  private async refuseIfWorldMoved(): Promise<void> {
+    const byKind = new Map<string, StepRecord[]>()
+    for (const rec of this.state.steps) byKind.set(rec.kind, [...(byKind.get(rec.kind) ?? []), rec])
+    const moved: string[] = []
+    for (const [name, recs] of byKind) {
+      const kind = await loadKind(name).catch(() => undefined)
+      if (!kind?.checkUnmoved || !recs.some((r) => r.status === 'succeeded' || r.status === 'running')) continue
+      try {
+        const what = await kind.checkUnmoved(this.stepContext(recs[0]!, this.abort.signal), recs)
+        if (what) moved.push(what)
+      } catch (error) {
+        if (this.abort.signal.aborted) throw this.interrupted()
+        moved.push(`the world could not be read to compare (${name}: ${errorMessage(error)})`)
+      }
+    }
+    if (moved.length === 0) return
+    throw new WorldMovedError(
+      this.redactor.text(
+        `Not resuming run ${this.state.id}: the world is not where it left it — ${moved.join('; ')}. Nothing was changed. See who acted with "clipper-ops audit --env ${this.state.environment ?? ''}"; to go on from the world as it is, start a new run.`,
+      ),
+    )
   }
 
   /**
@@ -348,8 +395,10 @@ class RunExecutor {
         return this.failStep(rec, new RunFailedError(`step ${rec.id}: its "if" condition cannot be evaluated: ${errorMessage(error)}`))
       }
       if (!enabled) {
-        this.journal.append({type: 'step.skipped', stepId: id, reason: `condition is false: ${String(spec.if)}`})
-        this.emit({type: 'step.skipped', stepId: id, title: this.redactor.text(rec.title), reason: 'condition is false'})
+        const {reason, warning} = skipNote(spec, ctx)
+        const text = this.redactor.text(reason)
+        this.journal.append({type: 'step.skipped', stepId: id, reason: text, ...(warning ? {warning} : {})})
+        this.emit({type: 'step.skipped', stepId: id, title: this.redactor.text(stepTitle(rec, spec, await loadKind(rec.kind), ctx)), reason: text, ...(warning ? {warning} : {})})
         return
       }
     }
@@ -360,7 +409,7 @@ class RunExecutor {
     } catch (error) {
       return this.failStep(rec, error)
     }
-    const title = this.redactor.text(rec.title !== rec.id ? rec.title : kind.title ? kind.title(inputs) : rec.title)
+    const title = this.redactor.text(spec.name === undefined && kind.title ? kind.title(inputs) : rec.title)
     this.emit({
       type: 'step.started',
       stepId: id,
@@ -371,6 +420,7 @@ class RunExecutor {
     })
 
     if (rec.status === 'running' && (await this.reconcile(kind, rec, inputs, title)) === 'done') return
+    if (mutates(kind, inputs)) await this.fence()
 
     const maxAttempts = spec.retry?.attempts ?? 1
     let delay = parseDuration(spec.retry?.delay ?? '2s') ?? 2000
@@ -382,13 +432,12 @@ class RunExecutor {
         const summary = result.summary ? this.redactor.text(result.summary) : undefined
         const changes = this.redactor.deep(result.changes)
         this.journal.append({type: 'step.succeeded', stepId: id, outputs: this.redactor.deep(result.outputs ?? {}), changes, summary, durationMs: Date.now() - started})
-        if (result.changes?.some((c) => c.action !== 'none' && c.action !== 'check' && c.action !== 'wait')) {
-          audit(this.opts.stateDir.auditFile(), {who: this.who, action: 'step.changed', scope: this.state.lockScope, runId: this.state.id, detail: {step: id, changes}})
-        }
+        this.auditChanges(id, changes)
         this.emit({type: 'step.succeeded', stepId: id, title, summary, changes, durationMs: Date.now() - started})
         return
       } catch (error) {
         if (this.abort.signal.aborted) throw this.interrupted()
+        if (error instanceof RunPausedError) return this.pause(rec, title, error)
         if (attempt < maxAttempts && !(error instanceof UsageError)) {
           const message = this.redactor.text(errorMessage(error))
           this.journal.append({type: 'step.retry', stepId: id, attempt, error: message, delayMs: delay})
@@ -416,6 +465,12 @@ class RunExecutor {
       throw new RunFailedError(`step ${rec.id} (${kind.kind}): inputs are not valid once resolved: ${this.redactor.text(msg)}`, {code: 'BAD_INPUT'})
     }
     return parsed.data
+  }
+
+  /** The audit trail gets every step that changed the world (reads, waits and questions are not changes). */
+  private auditChanges(stepId: string, changes: Change[] | undefined): void {
+    if (!changes?.some(changesWorld)) return
+    audit(this.opts.stateDir.auditFile(), {who: this.who, action: 'step.changed', scope: this.state.lockScope, runId: this.state.id, detail: {step: stepId, changes}})
   }
 
   /** Settle a step left in doubt by a dead run: read the world, then record it done or act again. */
@@ -446,22 +501,55 @@ class RunExecutor {
     }
     if (verdict.done) {
       const summary = verdict.summary ?? 'found in place after the interruption'
+      const changes = this.redactor.deep(verdict.changes)
       this.journal.append({type: 'step.reconciling', stepId: rec.id, decision: 'done'})
       this.journal.append({
         type: 'step.succeeded',
         stepId: rec.id,
         outputs: this.redactor.deep((verdict.outputs ?? {}) as Record<string, unknown>),
+        changes,
         summary,
         durationMs: 0,
         reconciled: 'done',
       })
+      this.auditChanges(rec.id, changes)
       this.emit({type: 'step.in-doubt', stepId: rec.id, verdict: 'done'})
-      this.emit({type: 'step.succeeded', stepId: rec.id, title, summary: 'already in place (found after the interruption)', durationMs: 0, reconciled: true})
+      this.emit({type: 'step.succeeded', stepId: rec.id, title, summary: 'already in place (found after the interruption)', changes, durationMs: 0, reconciled: true})
       return 'done'
     }
     this.journal.append({type: 'step.reconciling', stepId: rec.id, decision: 'redo'})
     this.emit({type: 'step.in-doubt', stepId: rec.id, verdict: 'redo', detail: `${rec.id} had not taken effect; running it again`})
     return 'redo'
+  }
+
+  /**
+   * Fencing: before a change, prove the lease is still ours. A lost lease (broken, taken over)
+   * stops the run where it is; a lease that cannot be read is retried, then treated as lost —
+   * acting without proof is what fencing forbids.
+   */
+  private async fence(): Promise<void> {
+    if (!this.heldLock) return
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.heldLock.verify()
+      } catch (error) {
+        if (error instanceof LockLostError || attempt >= 3) {
+          this.stop(error instanceof LockLostError ? error.message : `lock lost: the lease could not be read to prove it is still ours (${errorMessage(error)})`)
+          throw this.interrupted()
+        }
+        await sleep(1000, this.abort.signal).catch(() => undefined)
+        if (this.abort.signal.aborted) throw this.interrupted()
+      }
+    }
+  }
+
+  /** A step paused the run ("no" at an approval): it stops here, resumable, and nothing is compensated. */
+  private pause(rec: StepRecord, title: string, error: RunPausedError): never {
+    const reason = this.redactor.text(error.message)
+    this.journal.append({type: 'step.paused', stepId: rec.id, reason})
+    this.emit({type: 'step.paused', stepId: rec.id, title, reason})
+    this.stop(reason)
+    throw this.interrupted()
   }
 
   /**
@@ -526,6 +614,7 @@ class RunExecutor {
         this.emit({type: 'step.output', stepId: rec.id, line: clean})
         appendFileSync(logFile, `${new Date().toISOString()} [${rec.id}] ${clean}\n`, {mode: 0o600})
       },
+      fence: () => this.fence(),
       note: async (detail) => {
         this.journal.append({type: 'step.note', stepId: rec.id, detail: this.redactor.deep(detail)})
       },
@@ -579,11 +668,39 @@ class RunExecutor {
     this.deadlineWatch.unref()
   }
 
+  /**
+   * Every ending says where the world is: each kind the run used that can read its part back
+   * (the live weights) does so now, on a signal of its own — the run's may be aborted already.
+   */
+  private async readBackWorld(): Promise<WorldAtEnd[] | undefined> {
+    const out: WorldAtEnd[] = []
+    const seen = new Set<string>()
+    for (const rec of this.state.steps) {
+      if (seen.has(rec.kind)) continue
+      seen.add(rec.kind)
+      const kind = await loadKind(rec.kind).catch(() => undefined)
+      if (!kind?.readBack) continue
+      const at = new Date().toISOString()
+      try {
+        const r = await kind.readBack(this.stepContext(rec, AbortSignal.timeout(15_000)))
+        out.push({kind: rec.kind, at, summary: this.redactor.text(r.summary), ...(r.data ? {data: this.redactor.deep(r.data)} : {})})
+      } catch (error) {
+        out.push({kind: rec.kind, at, summary: `could not be read back (${rec.kind})`, error: this.redactor.text(errorMessage(error))})
+      }
+    }
+    return out.length ? out : undefined
+  }
+
   private async finish(caught: unknown): Promise<RunOutcome> {
     const interrupted = this.abort.signal.aborted && !(this.failure?.code === 'DEADLINE')
+    const world = await this.readBackWorld()
     let exitCode: number
-    if (interrupted) {
-      this.journal.append({type: 'run.interrupted', reason: this.stopReason ?? 'interrupted'})
+    if (caught instanceof WorldMovedError) {
+      // Refused before any step: the run stays as it was (stopped, resumable), and says why.
+      this.journal.append({type: 'run.interrupted', reason: caught.message, world})
+      exitCode = EXIT.failed
+    } else if (interrupted) {
+      this.journal.append({type: 'run.interrupted', reason: this.stopReason ?? 'interrupted', ...(this.state.stopped ? {paused: true} : {}), world})
       exitCode = EXIT.interrupted
     } else if (caught || this.failure) {
       const failure = this.failure ?? {message: this.redactor.text(errorMessage(caught)), code: caught instanceof OpsError ? caught.code : undefined}
@@ -592,10 +709,10 @@ class RunExecutor {
           this.journal.append({type: 'step.failed', stepId: s.id, error: {message: 'stopped: the deadline passed', code: 'DEADLINE'}})
         }
       }
-      this.journal.append({type: 'run.finished', status: 'failed', failure})
+      this.journal.append({type: 'run.finished', status: 'failed', failure, world})
       exitCode = EXIT.failed
     } else {
-      this.journal.append({type: 'run.finished', status: 'succeeded'})
+      this.journal.append({type: 'run.finished', status: 'succeeded', world})
       exitCode = EXIT.ok
     }
     const released = this.heldLock ? await this.heldLock.release().catch(() => false) : false

@@ -7,6 +7,7 @@ import {UsageError} from '../errors.js'
 import {evaluateCondition, evaluateTemplate, hasExpression, resolveDeep, type Contexts} from '../runbook/expressions.js'
 import type {Runbook, StepSpec} from '../runbook/schema.js'
 import type {StepRecord} from './state.js'
+import type {StepKind} from '../steps/types.js'
 
 export function itemLabel(item: unknown, index: number): string {
   return typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean' ? String(item) : String(index + 1)
@@ -18,6 +19,29 @@ function specTitle(spec: StepSpec, ctx: Contexts): string {
     return String(evaluateTemplate(spec.name, ctx))
   } catch {
     return spec.name
+  }
+}
+
+/** A step's title: its name, else what its kind calls it (when its inputs resolve), else its id. */
+export function stepTitle(rec: StepRecord, spec: StepSpec, kind: StepKind, ctx: Contexts): string {
+  if (spec.name !== undefined || !kind.title) return rec.title
+  try {
+    const parsed = kind.inputs.safeParse(resolveDeep(spec.with ?? {}, ctx))
+    return parsed.success ? kind.title(parsed.data) : rec.title
+  } catch {
+    return rec.title
+  }
+}
+
+/** What a skipped step says: its ifSkipped (resolved), else that its condition is false. */
+export function skipNote(spec: StepSpec, ctx: Contexts): {reason: string; warning: boolean} {
+  const said = spec.ifSkipped
+  if (said === undefined) return {reason: `condition is false (${String(spec.if)})`, warning: false}
+  const {message, warning} = typeof said === 'string' ? {message: said, warning: false} : said
+  try {
+    return {reason: String(evaluateTemplate(message, ctx)), warning}
+  } catch {
+    return {reason: message, warning}
   }
 }
 

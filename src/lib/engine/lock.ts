@@ -47,6 +47,13 @@ export class LockHeldError extends OpsError {
   }
 }
 
+/** The run no longer holds its lease: it must not act again (it stops, resumable). */
+export class LockLostError extends OpsError {
+  constructor(reason: string) {
+    super(`lock lost: ${reason}`, {code: 'LOCK_LOST', exitCode: EXIT.failed})
+  }
+}
+
 export function lockTtlMs(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.CLIPPER_OPS_LOCK_TTL
   return (v ? parseDuration(v) : undefined) ?? 120_000
@@ -193,13 +200,36 @@ export class HeldLock {
       if (await this.backend.replace(this.info, next)) this.info = next
       else {
         const live = await this.backend.read(this.info.scope)
-        this.lostReason = live ? `the lock was taken over: ${describeLock(live)}` : 'the lock was removed (runs unlock --force?)'
-        this.stop()
-        this.onLost(this.lostReason)
+        this.lose(live ? `the lock was taken over: ${describeLock(live)}` : 'the lock was removed (runs unlock --force?)')
       }
     } catch {
       // A failed renewal is retried at the next beat; the lock only dies at expiry.
     }
+  }
+
+  /**
+   * Fencing: prove, now, that the lease is still ours — the live lock has our token and has not
+   * expired (an expired one is renewed first: nobody else holds it yet). Called right before
+   * every change; throws LockLostError, and reports the loss once, when it is not.
+   */
+  async verify(): Promise<void> {
+    if (!this.lostReason) {
+      const live = await this.backend.read(this.info.scope)
+      if (!live || live.token !== this.info.token) {
+        this.lose(live ? `the lock was taken over: ${describeLock(live)}` : 'the lock was removed (runs unlock --force?)')
+      } else if (isExpired(this.info)) {
+        await this.renew()
+        if (!this.lostReason && isExpired(this.info)) this.lose('the lease expired and could not be renewed')
+      }
+    }
+    if (this.lostReason) throw new LockLostError(this.lostReason)
+  }
+
+  private lose(reason: string): void {
+    if (this.lostReason) return
+    this.lostReason = reason
+    this.stop()
+    this.onLost(reason)
   }
 
   stop(): void {

@@ -17,7 +17,7 @@ import type {Change} from '../steps/types.js'
 import {Redactor} from '../util/redact.js'
 import {draftRun, stepContexts, type RunInput} from './draft.js'
 import {readOnlyContext} from './read-context.js'
-import {compensationFor, specAt} from './expand.js'
+import {compensationFor, skipNote, specAt, stepTitle} from './expand.js'
 import type {StepRecord} from './state.js'
 
 export interface PlannedStep {
@@ -82,6 +82,7 @@ export async function planRun(input: PlanInput): Promise<Plan> {
   const {loaded, params, env} = input
   const rb = loaded.runbook
   const redactor = new Redactor()
+  redactor.addFromConfig(env?.environment)
   const {state: pseudo, contexts: base} = draftRun(input, {id: 'dry-run', who: {user: '', host: '', pid: process.pid}, redactor, dryRun: true})
   const now = pseudo.createdAt
   let projected = new Map<string, unknown>()
@@ -112,7 +113,9 @@ export async function planRun(input: PlanInput): Promise<Plan> {
         out.runs = 'unknown'
       }
       if (out.runs === false) {
-        out.summary = `skipped: condition is false (${String(spec.if)})`
+        const note = skipNote(spec, ctx)
+        out.title = stepTitle(rec, spec, kind, ctx)
+        out.summary = `skipped: ${note.warning ? '⚠ ' : ''}${note.reason}`
         out.mutates = false
         return out
       }
@@ -135,7 +138,7 @@ export async function planRun(input: PlanInput): Promise<Plan> {
       return out
     }
     out.mutates = kind.mutates(inputs)
-    if (kind.title && rec.title === rec.id) out.title = kind.title(inputs)
+    if (kind.title && spec.name === undefined) out.title = kind.title(inputs)
     const ctxStep = readOnlyContext({stepId: rec.id, env, stateDir: input.stateDir, signal, redactor, childEnv: input.childEnv, projected, artifactsDir: artifactsDirFor(rec.id)})
     try {
       const plan = await kind.plan(ctxStep, inputs)
@@ -203,8 +206,9 @@ export async function planRun(input: PlanInput): Promise<Plan> {
     environment: env?.name,
     params: redactor.deep(params),
     createdAt: now,
-    steps,
-    onFailure,
+    // A plan is written (table, Markdown, --save-plan): secrets out of titles, changes and reviews.
+    steps: steps.map((st) => ({...redactor.deep(st), artifacts: st.artifacts})),
+    onFailure: onFailure.map((f) => ({for: f.for, steps: f.steps.map((st) => ({...redactor.deep(st), artifacts: st.artifacts}))})),
     estimateMs: sum(steps, 'estimateMs'),
     worstCaseMs: sum(steps, 'worstCaseMs'),
     worstCaseWithRollbackMs: sum(steps, 'worstCaseMs') + worstRollback,

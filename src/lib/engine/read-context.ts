@@ -41,6 +41,7 @@ export function readOnlyContext(o: ReadContextOptions): StepContext {
     stateDir: o.stateDir,
     log: (line) => o.log?.(redactor.text(line)),
     note: async () => undefined,
+    fence: async () => undefined, // a dry run changes nothing
     previous: {notes: {}, attempts: 0},
     remainingMs: () => undefined,
     secret: (v) => redactor.add(v),

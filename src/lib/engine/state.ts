@@ -39,6 +39,8 @@ export interface StepRecord {
   error?: {message: string; code?: string}
   /** How an in-doubt step was settled on resume. */
   reconciled?: string
+  /** Skipped, and people should know (e.g. no database sync before a rollback). */
+  warning?: boolean
 }
 
 export interface Who {
@@ -69,8 +71,21 @@ export interface RunState {
   steps: StepRecord[]
   attempts: {startedAt: string; pid: number; user: string; host: string; resumed: boolean; endedAt?: string; outcome?: string}[]
   failure?: {stepId?: string; message: string; code?: string; compensated?: boolean}
+  /** Why an interrupted run stopped (a signal, a lost lock, an approval not given). */
+  stopped?: {reason: string; stepId?: string}
+  /** The world as read back when the run ended (e.g. the live weights), by the kinds it used. */
+  world?: WorldAtEnd[]
   /** Whole-run time from start to end (the time to recovery for a rollback). */
   durationMs?: number
+}
+
+/** One kind's reading of the world at the end of a run; `error` when it could not be read. */
+export interface WorldAtEnd {
+  kind: string
+  at: string
+  summary: string
+  data?: Record<string, unknown>
+  error?: string
 }
 
 export type RunEvent =
@@ -80,14 +95,16 @@ export type RunEvent =
   | {type: 'step.note'; stepId: string; detail: Record<string, unknown>}
   | {type: 'step.succeeded'; stepId: string; outputs?: Record<string, unknown>; changes?: Change[]; summary?: string; durationMs: number; reconciled?: string}
   | {type: 'step.failed'; stepId: string; error: {message: string; code?: string}; durationMs?: number}
-  | {type: 'step.skipped'; stepId: string; reason: string}
+  | {type: 'step.skipped'; stepId: string; reason: string; warning?: boolean}
+  /** The step stopped the run without failing (an approval not given): it is to do again on resume. */
+  | {type: 'step.paused'; stepId: string; reason: string}
   | {type: 'step.retry'; stepId: string; attempt: number; error: string; delayMs: number}
   | {type: 'step.reconciling'; stepId: string; decision: string}
   | {type: 'steps.added'; steps: StepRecord[]}
   | {type: 'deadline.exceeded'; budgetMs: number}
   | {type: 'approval'; stepId: string; approved: boolean; by: string; how: 'prompt' | 'yes-flag'}
-  | {type: 'run.interrupted'; reason: string}
-  | {type: 'run.finished'; status: 'succeeded' | 'failed'; failure?: RunState['failure']}
+  | {type: 'run.interrupted'; reason: string; paused?: boolean; world?: WorldAtEnd[]}
+  | {type: 'run.finished'; status: 'succeeded' | 'failed'; failure?: RunState['failure']; world?: WorldAtEnd[]}
   | {type: 'lock'; action: string; detail: Record<string, unknown>}
 
 export type JournalEntry = RunEvent & {seq: number; at: string}
@@ -127,6 +144,7 @@ export function applyEvent(state: RunState, e: JournalEntry): RunState {
       s.attempts.push({startedAt: e.at, pid: e.pid, user: e.user, host: e.host, resumed: e.resumed})
       s.status = 'running'
       s.endedAt = undefined
+      s.stopped = undefined
       break
     case 'step.intent':
       if (step) {
@@ -167,10 +185,18 @@ export function applyEvent(state: RunState, e: JournalEntry): RunState {
         step.status = 'skipped'
         step.endedAt = e.at
         step.summary = e.reason
+        if (e.warning) step.warning = true
       }
       break
     case 'step.reconciling':
       if (step) step.reconciled = e.decision
+      break
+    case 'step.paused':
+      if (step) {
+        step.status = 'pending'
+        step.summary = e.reason
+        s.stopped = {reason: e.reason, stepId: e.stepId}
+      }
       break
     case 'steps.added': {
       // Compensating steps go right after the step they answer (and its earlier compensations).
@@ -187,12 +213,15 @@ export function applyEvent(state: RunState, e: JournalEntry): RunState {
     case 'run.interrupted':
       s.status = 'interrupted'
       s.endedAt = e.at
+      if (s.stopped?.reason !== e.reason) s.stopped = {reason: e.reason}
+      s.world = e.world
       closeAttempt(s, e.at, 'interrupted')
       break
     case 'run.finished':
       s.status = e.status
       s.endedAt = e.at
       s.failure = e.failure
+      s.world = e.world
       s.durationMs = Date.parse(e.at) - Date.parse(s.createdAt)
       closeAttempt(s, e.at, e.status)
       break

@@ -8,6 +8,7 @@ import type {Environment} from '../config/schema.js'
 import {UsageError} from '../errors.js'
 import {bindParameters, loadRunbook} from '../runbook/load.js'
 import type {RunInput} from './draft.js'
+import {checkEnvironment} from './check-config.js'
 
 export interface TargetFlags {
   env?: string
@@ -17,8 +18,9 @@ export interface TargetFlags {
 }
 
 /** The environment a command acts on: --env (or the config's defaultEnvironment), from the config that applies. */
-export function loadEnvironment(f: TargetFlags): {name: string; environment: Environment} {
-  return selectEnvironment(requireConfig({flag: f.config, env: f.env, stateRoot: f.stateRoot}), f.env)
+export function loadEnvironment(f: TargetFlags): {name: string; environment: Environment; file: string} {
+  const loaded = requireConfig({flag: f.config, env: f.env, stateRoot: f.stateRoot})
+  return {...selectEnvironment(loaded, f.env), file: loaded.file}
 }
 
 /** Load a runbook and the environment it runs against, and bind its parameters. */
@@ -29,7 +31,9 @@ export async function resolveTarget(ref: string, given: Record<string, unknown>,
   if (rb.environment === 'none') {
     if (f.env) throw new UsageError(`--env ${f.env}: runbook "${rb.name}" does not act on an environment; drop --env.`, {code: 'NO_ENV_NEEDED'})
   } else if (f.env || rb.environment === 'required' || f.config) {
-    env = loadEnvironment(f)
+    const loadedEnv = loadEnvironment(f)
+    await checkEnvironment(loadedEnv.file, loadedEnv.name, loadedEnv.environment)
+    env = {name: loadedEnv.name, environment: loadedEnv.environment}
   } else {
     const fallback = fallbackConfigFile(f.stateRoot)
     const file = findConfigFile({flag: f.config}) ?? (existsSync(fallback) ? fallback : undefined)
@@ -38,5 +42,5 @@ export async function resolveTarget(ref: string, given: Record<string, unknown>,
       if (cfg.config.defaultEnvironment) env = selectEnvironment(cfg, undefined)
     }
   }
-  return {loaded, env, params: bindParameters(rb, given)}
+  return {loaded, env, params: bindParameters(rb, given, '--param', env)}
 }

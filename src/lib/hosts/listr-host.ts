@@ -35,6 +35,11 @@ class Mirror {
     if (this.task) this.task.title = title
   }
 
+  /** Progress after the title while the step runs (step n of m, time); gone once it settles. */
+  setProgress(text: string): void {
+    if (this.task && !this.settled) this.task.title = `${this.title} ${text}`
+  }
+
   setOutput(line: string): void {
     this.output = line
     if (this.task) this.task.output = line
@@ -67,8 +72,10 @@ class Mirror {
           // The default renderer shows a skip message instead of the title: put both in the title.
           task.title = o.title
           task.skip()
-        } else if (o.kind === 'fail') throw new Error(o.message)
-        else
+        } else if (o.kind === 'fail') {
+          task.title = this.title // a prompt shown in the task may have replaced it
+          throw new Error(o.message)
+        } else
           return task.newListr(
             o.mirrors.map((m) => m.listrTask()),
             {exitOnError: true},
@@ -82,6 +89,10 @@ class Mirror {
 export class ListrHost implements EngineHost {
   private readonly mirrors = new Map<string, Mirror>()
   private current: Mirror | undefined
+  private currentSince = Date.now()
+  /** The steps in run order, and the running one's place in it (for "step n of m"). */
+  private order: string[] = []
+  private position = 0
   private running: Promise<unknown> | undefined
   private ticker: NodeJS.Timeout | undefined
   /** Mirrors that end with the run: the "stop" after compensating steps. */
@@ -106,6 +117,8 @@ export class ListrHost implements EngineHost {
         const m = this.mirror(e.stepId, e.title)
         m.setTitle(e.title)
         this.current = m
+        this.currentSince = Date.now()
+        this.position = this.order.indexOf(e.stepId) + 1 || this.position
         return
       }
       case 'step.output':
@@ -118,7 +131,10 @@ export class ListrHost implements EngineHost {
       case 'step.succeeded':
         return this.mirror(e.stepId).settle({kind: 'ok', title: e.summary ? `${e.title} — ${e.summary}` : e.title})
       case 'step.skipped':
-        return this.mirror(e.stepId).settle({kind: 'skip', title: `${e.title} — ${e.reason}`})
+        return this.mirror(e.stepId).settle({kind: 'skip', title: `${e.warning ? '⚠ ' : ''}${e.title} — ${e.reason}`})
+      case 'step.paused':
+        // Shown as the step where the run stopped (nothing after it starts); the summary says ⏸.
+        return this.mirror(e.stepId).settle({kind: 'fail', message: `⏸ paused: ${e.reason}`})
       case 'step.failed': {
         const m = this.mirror(e.stepId)
         if (!e.compensation) return m.settle({kind: 'fail', message: e.error.message})
@@ -157,7 +173,10 @@ export class ListrHost implements EngineHost {
     )
     if (e.compensating) top.push(this.ending(`The run stops: ${e.compensating.failedStepId} failed`))
     this.running = this.render(top.map((m) => m.listrTask()))
-    if (e.deadline) this.tickDeadline(e.startedAt, e.deadline)
+    // The list ends in error when a step fails; that is the run's news (events), not a crash.
+    this.running.catch(() => undefined)
+    this.order = e.agenda.flatMap((item) => (item.type === 'step' ? [item.id] : item.steps.map((x) => x.id)))
+    this.tick(e.startedAt, e.deadline)
   }
 
   private async render(tasks: ListrTask[]): Promise<unknown> {
@@ -198,19 +217,28 @@ export class ListrHost implements EngineHost {
     if (!m) return confirmOnTerminal(request)
     const task = await m.attached
     const [{confirm}, {ListrInquirerPromptAdapter}] = await Promise.all([import('@inquirer/prompts'), import('@listr2/prompt-adapter-inquirer')])
-    return Boolean(await task.prompt(ListrInquirerPromptAdapter).run(confirm, {message: request.message, default: request.default}))
+    const signal = request.timeoutMs ? AbortSignal.any([request.signal, AbortSignal.timeout(request.timeoutMs)]) : request.signal
+    return Boolean(await task.prompt(ListrInquirerPromptAdapter).run(confirm, {message: request.message, default: request.default}, {signal}))
   }
 
-  /** Once a second, the running step shows elapsed and remaining time against the deadline. */
-  private tickDeadline(startedAt: string, d: {budgetMs: number; at: string}): void {
+  /**
+   * Once a second the running step's title shows where the run is — step n of m, time in the
+   * step, time since the start — and, with a deadline, the time left (or how far over it is).
+   */
+  private tick(startedAt: string, d?: {budgetMs: number; at: string}): void {
     const show = () => {
+      if (!this.current) return
+      const parts = [`${this.position}/${this.order.length}`, formatDuration(Math.round((Date.now() - this.currentSince) / 1000) * 1000)]
       const elapsed = Date.now() - Date.parse(startedAt)
-      const left = Date.parse(d.at) - Date.now()
-      this.current?.setOutput(
-        left >= 0
-          ? `⏱ ${formatDuration(elapsed)} elapsed, ${formatDuration(left)} left of ${formatDuration(d.budgetMs)}`
-          : `⏱ ${formatDuration(elapsed)} elapsed — OVER the ${formatDuration(d.budgetMs)} deadline by ${formatDuration(-left)}`,
-      )
+      if (d) {
+        const left = Date.parse(d.at) - Date.now()
+        parts.push(
+          left >= 0
+            ? `${formatDuration(Math.round(left / 1000) * 1000)} left of ${formatDuration(d.budgetMs)}`
+            : `OVER the ${formatDuration(d.budgetMs)} deadline by ${formatDuration(-left)}`,
+        )
+      } else parts.push(`${formatDuration(Math.round(elapsed / 1000) * 1000)} in all`)
+      this.current.setProgress(`[${parts.join(' · ')}]`)
     }
     this.ticker = setInterval(show, 1000)
     this.ticker.unref()

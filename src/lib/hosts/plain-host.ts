@@ -29,7 +29,7 @@ export class PlainHost implements EngineHost {
   }
 
   notify(e: EngineEvent): void {
-    if (this.o.quiet && e.type !== 'deadline.exceeded') return
+    if (this.o.quiet && e.type !== 'deadline.exceeded' && !(e.type === 'step.skipped' && e.warning)) return
     for (const line of this.lines(e)) this.emitLine(line)
   }
 
@@ -59,7 +59,9 @@ export class PlainHost implements EngineHost {
       case 'step.succeeded':
         return [`✔ ${e.title}${e.summary ? ` — ${e.summary}` : ''}${e.durationMs >= 1000 ? ` (${formatDuration(e.durationMs)})` : ''}`]
       case 'step.skipped':
-        return [`↓ ${e.title} — ${e.reason}`]
+        return [`${e.warning ? '⚠' : '↓'} ${e.title} — ${e.warning ? 'SKIPPED: ' : ''}${e.reason}`]
+      case 'step.paused':
+        return [`⏸ ${e.title} — ${e.reason}`]
       case 'step.failed':
         return [
           `✖ ${e.title} — ${e.error.message}`,

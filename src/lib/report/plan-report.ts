@@ -10,7 +10,33 @@ function runsLabel(s: PlannedStep): string {
   return s.runs === true ? '' : s.runs === false ? ' [skipped]' : ' [conditional]'
 }
 
-export function planTable(plan: Plan): string {
+/** Word-wrap a cell to `width` columns (a word longer than that is cut into pieces). */
+export function wrapCell(text: string, width: number): string[] {
+  const out: string[] = []
+  for (const para of text.split('\n')) {
+    let line = ''
+    for (const word of para.split(' ')) {
+      let w = word
+      while (w.length > width) {
+        if (line) out.push(line)
+        out.push(w.slice(0, width))
+        w = w.slice(width)
+        line = ''
+      }
+      if (!line) line = w
+      else if (line.length + 1 + w.length <= width) line += ` ${w}`
+      else {
+        out.push(line)
+        line = w
+      }
+    }
+    out.push(line)
+  }
+  return out
+}
+
+/** The plan as a table that fits `columns` (the terminal's width): long cells wrap, nothing is cut. */
+export function planTable(plan: Plan, columns = 120): string {
   const rows: string[][] = [['#', 'Step', 'Kind', 'Would do', 'Est.']]
   const add = (list: PlannedStep[], prefix: string) =>
     list.forEach((s, i) => {
@@ -19,32 +45,38 @@ export function planTable(plan: Plan): string {
       rows.push([`${prefix}${i + 1}`, `${s.title}${runsLabel(s)}`, s.kind, what, s.estimateMs ? formatDuration(s.estimateMs) : ''])
     })
   add(plan.steps, '')
-  const widths = rows[0]!.map((_, c) => Math.min(c === 3 ? 80 : c === 1 ? 56 : 40, Math.max(...rows.map((r) => Math.max(...r[c]!.split('\n').map((l) => l.length))))))
+  const natural = rows[0]!.map((_, c) => Math.max(...rows.map((r) => Math.max(...r[c]!.split('\n').map((l) => l.length)))))
+  // #, kind and estimate keep their width; the step and what it would do share the rest (2/5, 3/5).
+  const fixed = natural[0]! + Math.min(natural[2]!, 24) + natural[4]! + 4 * 2
+  const room = Math.max(30, columns - fixed)
+  const stepW = Math.min(natural[1]!, Math.max(12, Math.floor((room * 2) / 5)))
+  const widths = [natural[0]!, stepW, Math.min(natural[2]!, 24), Math.min(natural[3]!, Math.max(18, room - stepW)), natural[4]!]
   const lines: string[] = []
   lines.push(`Plan: ${plan.runbook.name}${plan.environment ? ` on ${plan.environment}` : ''} — dry run, nothing was changed`)
   lines.push('')
   for (const [ri, r] of rows.entries()) {
-    const cells = r.map((cell) => cell.split('\n'))
+    const cells = r.map((cell, ci) => wrapCell(cell, widths[ci]!))
     const height = Math.max(...cells.map((c) => c.length))
     for (let h = 0; h < height; h++)
       lines.push(
         cells
-          .map((c, ci) => (c[h] ?? '').slice(0, widths[ci]).padEnd(widths[ci]!))
+          .map((c, ci) => (c[h] ?? '').padEnd(widths[ci]!))
           .join('  ')
           .trimEnd(),
       )
     if (ri === 0) lines.push(widths.map((w) => '-'.repeat(w)).join('  '))
   }
   for (const f of plan.onFailure) {
-    lines.push('', `If ${failedWhich(f.for)} fails:`)
+    lines.push('', ...wrapCell(`If ${failedWhich(f.for)} fails:`, columns))
     for (const s of f.steps) {
       const changes = s.changes.filter((c) => c.action !== 'none')
-      lines.push(`  ↩ ${s.title}: ${changes.length ? changes.map(changeLine).join('; ') : s.summary}`)
+      const [first, ...rest] = wrapCell(`${s.title}: ${changes.length ? changes.map(changeLine).join('; ') : s.summary}`, Math.max(20, columns - 4))
+      lines.push(`  ↩ ${first}`, ...rest.map((l) => `    ${l}`))
     }
   }
-  lines.push('', timeLine(plan))
+  lines.push('', ...wrapCell(timeLine(plan), columns))
   const mutating = plan.steps.filter((s) => s.mutates && s.runs !== false && s.changes.some((c) => c.action !== 'none')).length
-  lines.push(`${mutating} step(s) would change something. Fingerprint of the live state read: ${plan.fingerprint.slice(0, 16)}`)
+  lines.push(...wrapCell(`${mutating} step(s) would change something. Fingerprint of the live state read: ${plan.fingerprint.slice(0, 16)}`, columns))
   return lines.join('\n')
 }
 
@@ -62,6 +94,18 @@ function timeLine(plan: Plan): string {
     parts.push(`. Deadline ${formatDuration(plan.deadlineMs)}: the worst case ${fits ? 'fits' : 'DOES NOT FIT'}`)
   }
   return `${parts.join('')}.`
+}
+
+/**
+ * Long code blocks of a review (a change batch's JSON) fold into <details>, so that a review with
+ * several steps stays readable; the text and tables around them (before → after) stay visible.
+ */
+export function foldCode(review: string): string {
+  return review.replace(/^([^\n]*)\n\n(```[a-z]*\n[\s\S]*?\n```)/gm, (whole, intro: string, block: string) => {
+    if (block.split('\n').length <= 12) return whole
+    const label = intro.trim().replace(/:$/, '') || 'details'
+    return `<details><summary>${label}</summary>\n\n${block}\n\n</details>`
+  })
 }
 
 export function planMarkdown(plan: Plan): string {
@@ -85,7 +129,7 @@ export function planMarkdown(plan: Plan): string {
   const reviews = plan.steps.filter((s) => s.review)
   if (reviews.length) {
     out.push('', '### Details', '')
-    for (const s of reviews) out.push(`#### ${s.title}`, '', s.review!, '')
+    for (const s of reviews) out.push(`#### ${s.title}`, '', foldCode(s.review!), '')
   }
   if (plan.onFailure.length) {
     out.push('', '### Rollback plan', '')
@@ -94,7 +138,7 @@ export function planMarkdown(plan: Plan): string {
       for (const s of f.steps) {
         const changes = s.changes.filter((c) => c.action !== 'none')
         out.push(`- ${mdEscape(s.title)}: ${changes.length ? changes.map((c) => mdEscape(changeLine(c))).join('; ') : mdEscape(s.summary)}`)
-        if (s.review) out.push('', s.review.replace(/^/gm, '  '), '')
+        if (s.review) out.push('', foldCode(s.review).replace(/^/gm, '  '), '')
       }
       out.push('')
     }

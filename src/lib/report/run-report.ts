@@ -5,7 +5,8 @@
 import {join} from 'node:path'
 import {atomicWriteFile, type RunState, type StepRecord} from '../engine/state.js'
 import {formatDuration} from '../util/duration.js'
-import type {Change} from '../steps/types.js'
+import {timelineMarkdown} from './timeline.js'
+import {changesWorld, type Change} from '../steps/types.js'
 
 const ICON: Record<string, string> = {succeeded: '✅', failed: '❌', skipped: '⏭️', running: '⏳', pending: '·', interrupted: '⏸️'}
 
@@ -46,6 +47,7 @@ export function runMarkdown(s: RunState): string {
     out.push(`| Deadline | ${formatDuration(s.deadline.budgetMs)} (until ${s.deadline.at})${s.endedAt ? over : ''} |`)
     if (s.runbook.recovery && s.status === 'succeeded' && s.durationMs !== undefined) out.push(`| Time to recovery | ${formatDuration(s.durationMs)} |`)
   }
+  for (const w of s.world ?? []) out.push(`| World at the end | ${mdEscape(w.error ? `⚠ ${w.summary}: ${w.error}` : w.summary)} (${w.at}) |`)
   if (s.attempts.length > 1) out.push(`| Attempts | ${s.attempts.length} (${s.attempts.map((a) => a.outcome ?? 'running').join(', ')}) |`)
   if (Object.keys(s.params).length)
     out.push(
@@ -69,13 +71,14 @@ export function runMarkdown(s: RunState): string {
       `| ${ICON[st.status] ?? st.status} | ${mdEscape(st.compensationFor ? `↩ ${st.title}` : st.title)} | ${st.kind} | ${st.durationMs !== undefined ? formatDuration(st.durationMs) : ''} | ${mdEscape(result + rec)} |`,
     )
   }
-  const changed = s.steps.filter((st) => st.changes?.some((c) => c.action !== 'none'))
-  if (changed.length) {
-    out.push('', '## Changes made', '')
-    for (const st of changed) {
-      out.push(`- **${st.title}**`)
-      for (const c of st.changes!.filter((x) => x.action !== 'none')) out.push(`  - ${mdEscape(changeLine(c))}`)
-    }
+  out.push('', ...timelineMarkdown(s))
+  // What changed the world, including a change an interrupted attempt made and a resume found in place.
+  const changed = s.steps.filter((st) => st.changes?.some(changesWorld))
+  out.push('', '## Changes made', '')
+  if (!changed.length) out.push('None: this run changed nothing.')
+  for (const st of changed) {
+    out.push(`- **${st.title}**${st.reconciled === 'done' ? ' (made before an interruption; found in place on resume)' : ''}`)
+    for (const c of st.changes!.filter(changesWorld)) out.push(`  - ${mdEscape(changeLine(c))}`)
   }
   out.push('')
   return out.join('\n')

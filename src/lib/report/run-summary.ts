@@ -17,6 +17,7 @@ export function summaryLines(s: RunState, reports?: ReportFiles): string[] {
   const dur = s.durationMs !== undefined ? ` in ${formatDuration(s.durationMs)}` : ''
   const icon = s.status === 'succeeded' ? '✔' : s.status === 'interrupted' ? '⏸' : '✖'
   lines.push(`${icon} ${s.runbook.name}${s.environment ? ` on ${s.environment}` : ''}: ${s.status}${dur} (run ${s.id})`)
+  if (s.status === 'interrupted' && s.stopped) lines.push(`  stopped: ${s.stopped.reason}`)
   if (s.failure) lines.push(`  ${s.failure.stepId ? `${s.failure.stepId}: ` : ''}${s.failure.message}`)
   if (s.failure?.compensated) {
     const ran = s.steps.filter((x) => x.compensationFor === s.failure?.stepId)
@@ -27,6 +28,8 @@ export function summaryLines(s: RunState, reports?: ReportFiles): string[] {
     const what = s.runbook.recovery && s.status === 'succeeded' ? 'time to recovery' : 'took'
     lines.push(`  ${what}: ${formatDuration(s.durationMs)} of the ${formatDuration(s.deadline.budgetMs)} budget${over}`)
   }
+  for (const st of s.steps.filter((x) => x.warning)) lines.push(`  ⚠ skipped: ${st.title} — ${st.summary ?? ''}`)
+  for (const w of s.world ?? []) lines.push(`  ${w.error ? `⚠ ${w.summary}: ${w.error}` : w.summary}`)
   const inDoubt = s.steps.filter((x) => x.status === 'running').map((x) => x.id)
   if (s.status === 'interrupted' && inDoubt.length) lines.push(`  interrupted during ${inDoubt.join(', ')}; a resume checks the world before going on`)
   for (const h of continueHint(s)) lines.push(`  ${h}`)
@@ -46,6 +49,8 @@ export function runSummary(s: RunState, reports?: ReportFiles): Record<string, u
     ...(s.runbook.recovery && s.status === 'succeeded' ? {timeToRecoveryMs: s.durationMs} : {}),
     deadline: s.deadline,
     failure: s.failure,
+    stopped: s.stopped,
+    world: s.world,
     steps: s.steps.map((x) => ({
       id: x.id,
       title: x.title,

@@ -189,7 +189,7 @@ class Parser {
       if (t.v === 'false') return {t: 'lit', v: false}
       if (t.v === 'null') return {t: 'lit', v: null}
       if (this.peek('(')) {
-        if (!(t.v in FUNCTIONS)) throw new ExpressionError(`unknown function ${t.v}(); known: ${Object.keys(FUNCTIONS).join(', ')}`)
+        if (!Object.hasOwn(FUNCTIONS, t.v)) throw new ExpressionError(`unknown function ${t.v}(); known: ${Object.keys(FUNCTIONS).join(', ')}`)
         this.i++
         const args: Node[] = []
         while (!this.peek(')')) {
@@ -242,12 +242,14 @@ function evaluate(n: Node, ctx: Contexts): unknown {
     case 'lit':
       return n.v
     case 'path': {
-      if (!(n.root in ctx)) throw new ExpressionError(`unknown name "${n.root}"; expressions can read ${Object.keys(ctx).join(', ')}`)
+      if (!Object.hasOwn(ctx, n.root)) throw new ExpressionError(`unknown name "${n.root}"; expressions can read ${Object.keys(ctx).join(', ')}`)
       let v: any = ctx[n.root]
       for (const p of n.parts) {
         if (v === UNKNOWN) break
         const key = typeof p === 'string' ? p : evaluate(p, ctx)
         if (v === null || v === undefined) return undefined
+        // Only a value's own members: never __proto__, constructor or toString from its prototype.
+        if (!Object.hasOwn(Object(v), key as PropertyKey)) return undefined
         v = v[key as any]
       }
       if (v === UNKNOWN) throw new UnknownValueError(`${n.root}${n.parts.map((p) => (typeof p === 'string' ? `.${p}` : '[…]')).join('')} is not known before the run`)

@@ -6,12 +6,12 @@
 import {createHash} from 'node:crypto'
 import {existsSync, readdirSync} from 'node:fs'
 import {basename, join, resolve} from 'node:path'
-import {InvalidFileError, UsageError, type Problem} from '../errors.js'
+import {InvalidFileError, UsageError, errorMessage, type Problem} from '../errors.js'
 import {isKnownKind, knownKinds, loadKind} from '../steps/registry.js'
 import {builtinRunbooksDir} from '../util/paths.js'
 import {closest, dottedPath, issuesToProblems, parseYaml, positionOf, readTextFile} from '../util/yaml-file.js'
 import {parseDuration} from '../util/duration.js'
-import {ExpressionError, hasExpression, parseExpression, referencedPaths} from './expressions.js'
+import {ExpressionError, evaluateTemplate, hasExpression, parseExpression, referencedPaths} from './expressions.js'
 import {runbookSchema, type Runbook, type StepSpec} from './schema.js'
 
 export interface LoadedRunbook {
@@ -70,7 +70,17 @@ async function checkRunbook(file: string, rb: Runbook, raw: unknown, locate: (p:
   const seen = new Map<string, string>()
 
   for (const [name, p] of Object.entries(rb.parameters)) {
-    if (p.default !== undefined) {
+    if (hasExpression(p.default)) {
+      // A default taken from the environment's config (e.g. ${{ env.rollout.steps }}) is bound
+      // before the run starts, so that the run records the value it used.
+      try {
+        const roots = referencedPaths(p.default).map((r) => r.root)
+        const bad = roots.find((r) => r !== 'env' && r !== 'envName')
+        if (bad) add(['parameters', name, 'default'], `a default can read env and envName only (it is bound before the run starts), not "${bad}"`)
+      } catch (error) {
+        add(['parameters', name, 'default'], `bad expression: ${errorMessage(error)}`)
+      }
+    } else if (p.default !== undefined) {
       const err = checkParamValue(p.type, p.default)
       if (err) add(['parameters', name, 'default'], err)
       if (p.enum && !p.enum.includes(p.default as never)) add(['parameters', name, 'default'], `must be one of ${p.enum.join(', ')}`)
@@ -129,6 +139,10 @@ async function checkRunbook(file: string, rb: Runbook, raw: unknown, locate: (p:
       const ownLocals = step.forEach !== undefined ? [...locals, step.as ?? 'item', 'index'] : locals
       if (step.name) checkExpressions([...path, 'name'], step.name, before, ownLocals)
       if (step.if !== undefined && typeof step.if === 'string') checkExpressions([...path, 'if'], step.if, before, locals, true)
+      if (step.ifSkipped !== undefined) {
+        if (step.if === undefined) add([...path, 'ifSkipped'], 'ifSkipped says why a step with an "if" was skipped; this step has no "if"')
+        checkExpressions([...path, 'ifSkipped'], step.ifSkipped, before, ownLocals)
+      }
       if (step.forEach !== undefined) {
         checkExpressions([...path, 'forEach'], step.forEach, before, locals)
         if (!hasExpression(step.forEach) && !Array.isArray(step.forEach)) add([...path, 'forEach'], 'expected a list or an expression that gives one')
@@ -207,7 +221,7 @@ export function checkParamValue(type: string, v: unknown): string | undefined {
 }
 
 /** Turn --param key=value strings into typed parameter values, with errors that name the flag. */
-export function bindParameters(rb: Runbook, given: Record<string, string | unknown>, flagName = '--param'): Record<string, unknown> {
+export function bindParameters(rb: Runbook, given: Record<string, string | unknown>, flagName = '--param', env?: {name: string; environment: unknown}): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   const declared = Object.keys(rb.parameters)
   for (const key of Object.keys(given)) {
@@ -222,7 +236,8 @@ export function bindParameters(rb: Runbook, given: Record<string, string | unkno
   for (const [name, spec] of Object.entries(rb.parameters)) {
     const raw = given[name]
     if (raw === undefined) {
-      if (spec.default !== undefined) out[name] = spec.default
+      if (hasExpression(spec.default)) out[name] = defaultFromEnvironment(rb, name, spec.type, spec.default, env)
+      else if (spec.default !== undefined) out[name] = spec.default
       else if (spec.required)
         throw new UsageError(`Runbook "${rb.name}" needs ${flagName} ${name}=<${spec.type}>${spec.description ? ` (${spec.description})` : ''}.`, {code: 'MISSING_PARAM'})
       continue
@@ -236,6 +251,22 @@ export function bindParameters(rb: Runbook, given: Record<string, string | unkno
     out[name] = value
   }
   return out
+}
+
+/** A parameter's default read from the environment's config, checked like a given value. */
+function defaultFromEnvironment(rb: Runbook, name: string, type: string, expr: string, env: {name: string; environment: unknown} | undefined): unknown {
+  if (!env) throw new UsageError(`Runbook "${rb.name}": parameter ${name} defaults to ${expr}, which needs an environment; pass --env.`, {code: 'MISSING_PARAM'})
+  let value: unknown
+  try {
+    value = evaluateTemplate(expr, {env: env.environment, envName: env.name})
+  } catch (error) {
+    throw new UsageError(`Runbook "${rb.name}": the default of parameter ${name} (${expr}) cannot be read from environment ${env.name}: ${errorMessage(error)}.`, {
+      code: 'BAD_PARAM',
+    })
+  }
+  const err = value === undefined || value === null ? `it is not set` : checkParamValue(type, value)
+  if (err) throw new UsageError(`Runbook "${rb.name}": the default of parameter ${name} (${expr}) in environment ${env.name}: ${err}.`, {code: 'BAD_PARAM'})
+  return value
 }
 
 function coerce(type: string, raw: string): unknown {

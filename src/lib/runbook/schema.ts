@@ -22,6 +22,7 @@ export interface StepSpec {
   uses?: string
   with?: Record<string, unknown>
   if?: string | boolean
+  ifSkipped?: string | {message: string; warning: boolean}
   timeout?: string
   retry?: z.output<typeof retrySchema>
   onFailure?: 'stop' | 'continue' | StepSpec[]
@@ -38,6 +39,12 @@ export const stepSchema: z.ZodType<StepSpec> = z.lazy(() =>
       uses: z.string({error: 'expected a step kind such as exec, wait, approval or http-check'}).min(1).optional(),
       with: z.record(z.string(), z.unknown(), {error: 'expected a mapping of inputs'}).optional(),
       if: condition.optional(),
+      /** What to say when `if` is false (instead of "condition is false"); warning: true shows it as a warning. */
+      ifSkipped: z
+        .union([z.string().min(1), z.strictObject({message: z.string().min(1), warning: z.boolean().default(false)})], {
+          error: 'expected what to say when the step is skipped: a sentence, or {message, warning: true}',
+        })
+        .optional(),
       timeout: duration('a timeout').optional(),
       retry: retrySchema.optional(),
       onFailure: z

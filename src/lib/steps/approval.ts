@@ -1,10 +1,11 @@
 /**
  * `approval`: a person says yes before the run goes on. `--yes` answers it (and the answer is
- * recorded as given by the flag). Without a terminal and without --yes the run stops with a
- * message that says how to continue; it never hangs waiting for input that cannot come.
+ * recorded as given by the flag). "No", Ctrl-C at the prompt, a timeout, or no terminal to ask on
+ * (without --yes) pause the run: it stops here, resumable, and nothing is undone. It never hangs
+ * waiting for input that cannot come.
  */
 import {z} from 'zod'
-import {RunFailedError} from '../errors.js'
+import {RunPausedError} from '../errors.js'
 import {duration} from '../config/schema.js'
 import {parseDuration} from '../util/duration.js'
 import {defineStep} from './types.js'
@@ -33,8 +34,9 @@ export default defineStep({
       ctx.audit('approval', {message: i.message, approved: true, how: '--yes'})
       return {summary: 'approved by --yes', outputs: {approved: true, how: 'yes-flag'}}
     }
+    // Without an answer the run pauses here: nothing after this step runs and nothing is undone.
     if (!ctx.prompt.interactive) {
-      throw new RunFailedError(
+      throw new RunPausedError(
         `Approval needed: "${i.message}". There is no terminal to ask on (or --no-input was given). To approve, continue with --yes: clipper-ops runs resume ${ctx.runId} --yes`,
         {code: 'APPROVAL_REQUIRED'},
       )
@@ -44,10 +46,13 @@ export default defineStep({
       ok = await ctx.prompt.confirm(i.message, {default: false, timeoutMs: parseDuration(i.timeout)})
     } catch (error) {
       if (ctx.signal.aborted) throw ctx.signal.reason
-      throw new RunFailedError(`Approval not given: ${(error as Error).message}. Continue with: clipper-ops runs resume ${ctx.runId}`, {code: 'APPROVAL_REQUIRED'})
+      // Ctrl-C on a prompt reaches the prompt (the terminal is in raw mode), not the process.
+      const name = (error as Error).name
+      const why = name === 'ExitPromptError' ? 'interrupted at the prompt (Ctrl-C)' : name === 'AbortPromptError' ? `no answer within ${i.timeout}` : (error as Error).message
+      throw new RunPausedError(`Approval not given: ${why}. Nothing after this step ran.`, {code: name === 'ExitPromptError' ? 'INTERRUPTED' : 'APPROVAL_REQUIRED'})
     }
     ctx.audit('approval', {message: i.message, approved: ok, how: 'prompt'})
-    if (!ok) throw new RunFailedError(`Not approved: "${i.message}". Nothing after this step ran.`, {code: 'NOT_APPROVED'})
+    if (!ok) throw new RunPausedError(`Not approved: "${i.message}". The run is paused here; nothing after this step ran.`, {code: 'NOT_APPROVED'})
     return {summary: 'approved', outputs: {approved: true, how: 'prompt'}}
   },
 })

@@ -29,7 +29,7 @@ import {
   type Weights,
 } from '../aws/route53.js'
 import {parseDuration} from '../util/duration.js'
-import {defineStep, type StepContext} from './types.js'
+import {defineStep, type Change, type StepContext} from './types.js'
 
 const weight = z.number({error: 'expected a weight from 0 to 255'}).int().min(0).max(255)
 
@@ -53,6 +53,16 @@ async function livePair(ctx: StepContext, cfg: DnsConfig): Promise<LivePair> {
   if (projected) return projected
   const client = await route53(ctx.environment, 1)
   return withRetry('ListResourceRecordSets', () => readPair(client, cfg, ctx.signal), {log: ctx.log, signal: ctx.signal})
+}
+
+/** One update per record whose weight moves. */
+function weightChanges(cfg: DnsConfig, before: Partial<Weights>, after: Partial<Weights>): Change[] {
+  return ROLES.filter((r) => before[r] !== after[r]).map((r) => ({
+    action: 'update' as const,
+    target: `${cfg.name} ${cfg.type} [${cfg.targets[r].setIdentifier}] weight`,
+    before: before[r],
+    after: after[r],
+  }))
 }
 
 function fmtWeights(w: Partial<Weights>): string {
@@ -99,12 +109,7 @@ export default defineStep({
     const batch = {HostedZoneId: cfg.zoneId, ChangeBatch: {Comment: i.comment ?? `clipper-ops ${ctx.runId}`, Changes: changes}}
     return {
       summary: `${fmtWeights(before)} → ${fmtWeights(want)} in one change batch`,
-      changes: ROLES.filter((r) => before[r] !== want[r]).map((r) => ({
-        action: 'update' as const,
-        target: `${cfg.name} ${cfg.type} [${cfg.targets[r].setIdentifier}] weight`,
-        before: before[r],
-        after: want[r],
-      })),
+      changes: weightChanges(cfg, before, want),
       observed,
       outputs: {before, after: want, ttlSeconds: ttl},
       estimateMs: i.waitInsync ? 30_000 : 1_000,
@@ -146,7 +151,12 @@ export default defineStep({
       }
     }
     ctx.log(`sending one change batch: ${fmtWeights(before)} → ${fmtWeights(want)}`)
+    // Noted before sending: if the process dies before the result is journaled, the resume that
+    // finds the weights in place still reports the change it made (before → after).
+    await ctx.note({before})
+    const made = weightChanges(cfg, before, want)
     let changeId: string
+    await ctx.fence() // the lease is still ours, right before the batch goes out
     const submittedAt = Date.now()
     try {
       const r = await submitChanges(client, cfg, changes, i.comment ?? `clipper-ops ${ctx.runId} ${ctx.stepId}`, {log: ctx.log, signal: ctx.signal})
@@ -159,7 +169,7 @@ export default defineStep({
       const live = liveWeights(now)
       if (live.legacy === want.legacy && live.kubernetes === want.kubernetes) {
         ctx.log('Route 53 refused the batch because the records are already as wanted (an earlier attempt went through)')
-        return {summary: `already ${fmtWeights(want)}`, outputs: {before, after: want, ttlSeconds: ttl, changeId: null}}
+        return {summary: `${fmtWeights(before)} → ${fmtWeights(want)} (an earlier attempt's batch)`, outputs: {before, after: want, ttlSeconds: ttl, changeId: null}, changes: made}
       }
       throw new RunFailedError(
         `Route 53 refused the change batch: ${(error as Error).message}. The records changed since they were read (someone else's edit?): now ${fmtWeights(live)}. Nothing was changed by this step; check "clipper-ops dns status" before going on.`,
@@ -177,12 +187,34 @@ export default defineStep({
     return {
       summary: `${fmtWeights(before)} → ${fmtWeights(want)} (change ${changeId}${insyncMs !== null ? `, INSYNC after ${(insyncMs / 1000).toFixed(1)}s` : ''})`,
       outputs: {before, after: want, ttlSeconds: ttl, changeId, acceptedMs, insyncMs, submittedAt: new Date(submittedAt).toISOString()},
-      changes: ROLES.filter((r) => before[r] !== want[r]).map((r) => ({
-        action: 'update' as const,
-        target: `${cfg.name} ${cfg.type} [${cfg.targets[r].setIdentifier}] weight`,
-        before: before[r],
-        after: want[r],
-      })),
+      changes: made,
+    }
+  },
+
+  async checkUnmoved(ctx, done) {
+    // Where this run's last shift left the weights: its result, or — left in doubt — either side of its batch.
+    const acted = done.filter((r) => r.status === 'succeeded' || r.status === 'running')
+    const last = acted.at(-1)
+    if (!last) return undefined
+    const before = (last.notes.before as Weights | undefined) ?? (acted.at(-2)?.outputs?.after as Weights | undefined)
+    // Killed before it read the weights, with no shift before it: where it started is unknown.
+    if (last.status === 'running' && !before) return undefined
+    const allowed: Partial<Weights>[] = last.status === 'succeeded' ? [last.outputs?.after as Weights] : [last.inputs as Weights, before!]
+    const cfg = dnsConfig(ctx.environment)
+    const client = await route53(ctx.environment, 1)
+    const live = liveWeights(await withRetry('ListResourceRecordSets', () => readPair(client, cfg, ctx.signal), {log: ctx.log, signal: ctx.signal}))
+    if (allowed.some((w) => ROLES.every((r) => w[r] === live[r]))) return undefined
+    return `the weights of ${cfg.name} are ${fmtWeights(live)}, but this run left them at ${allowed.map(fmtWeights).join(' or ')}: someone else changed them since (a rollback, a colleague with the AWS CLI?)`
+  },
+
+  async readBack(ctx) {
+    const cfg = dnsConfig(ctx.environment)
+    const client = await route53(ctx.environment, 1)
+    const weights = liveWeights(await readPair(client, cfg, ctx.signal))
+    const pct = shares(ROLES.map((r) => weights[r] ?? 0)).map((x) => `${Math.round(x * 1000) / 10}%`)
+    return {
+      summary: `Traffic now on ${cfg.name.replace(/\.$/, '')}: ${ROLES.map((r, n) => `${r} ${pct[n]}`).join(', ')} (weights ${ROLES.map((r) => weights[r] ?? '-').join('/')}, read back from Route 53)`,
+      data: {record: cfg.name, weights},
     }
   },
 
@@ -194,6 +226,7 @@ export default defineStep({
     const live = liveWeights(pair)
     if (live.legacy !== i.legacy || live.kubernetes !== i.kubernetes) return {done: false}
     const changeId = ctx.previous.notes.changeId as string | undefined
+    const before = ctx.previous.notes.before as Partial<Weights> | undefined
     let insyncMs: number | null = null
     if (changeId && i.waitInsync) {
       ctx.log(`weights are already as wanted; waiting for change ${changeId} to be INSYNC`)
@@ -202,7 +235,8 @@ export default defineStep({
     return {
       done: true,
       summary: `already ${fmtWeights(live)} (found after the interruption${changeId ? `; change ${changeId}` : ''})`,
-      outputs: {before: live, after: live, ttlSeconds: effectiveTtl(cfg, pair), changeId: changeId ?? null, insyncMs},
+      outputs: {before: before ?? live, after: live, ttlSeconds: effectiveTtl(cfg, pair), changeId: changeId ?? null, insyncMs},
+      changes: before ? weightChanges(cfg, before, live) : [],
     }
   },
 })

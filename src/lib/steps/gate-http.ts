@@ -133,7 +133,7 @@ export default defineStep({
     /** Why the whole window can no longer pass, whatever the remaining requests do; undefined while it still can. */
     const doomed = (): string | undefined => {
       if (w.errors > l.maxErrorRate * l.planned)
-        return `${w.errors} errors already exceed the window's budget of ${Math.floor(l.maxErrorRate * l.planned)} (${pct(l.maxErrorRate)} of ${l.planned})`
+        return `${w.errors} error(s) so far, more than the ${Math.floor(l.maxErrorRate * l.planned)} that ${pct(l.maxErrorRate)} of the window's ${l.planned} requests allows`
       if (slow() > slowBudget) return `${slow()} answers slower than ${l.maxP95Ms}ms already exceed the window's 5% (${slowBudget} of ${l.planned})`
       if (header && w.responses - matching() > (1 - header.minShare) * l.planned)
         return `${w.responses - matching()} answers without ${header.name}: ${header.value} already exceed what ${pct(header.minShare)} allows`

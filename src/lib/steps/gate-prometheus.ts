@@ -53,10 +53,20 @@ function baseUrl(ctx: StepContext, i: Inputs): string {
   return url
 }
 
+/** A series by its labels; a query that sums everything gives one series without labels. */
 const labelText = (l: Record<string, string>) =>
-  `{${Object.entries(l)
-    .map(([k, v]) => `${k}="${v}"`)
-    .join(', ')}}`
+  Object.keys(l).length === 0
+    ? 'the series'
+    : `{${Object.entries(l)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(', ')}}`
+/** Values as people read them: three significant digits (0.0909, not 0.09090909090909091). */
+const valueText = (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(3))) : String(v))
+/** The query's range window ([1m] of a rate): data that old still counts, e.g. just after a fault cleared. */
+function windowText(query: string): string {
+  const w = /\[(\d+(?:ms|[smhdwy]))(?::[^\]]*)?\]/.exec(query)?.[1]
+  return w ? `; the query looks back ${w}, so what happened up to ${w} ago still counts` : ''
+}
 const rangeText = (t: {max?: number; min?: number}) => [t.min !== undefined && `≥ ${t.min}`, t.max !== undefined && `≤ ${t.max}`].filter(Boolean).join(' and ')
 
 /** Prometheus writes sample values as strings, infinities as +Inf/-Inf (which Number() does not read). */
@@ -159,13 +169,17 @@ export default defineStep({
         if (!worst || (t.max !== undefined ? s.value > worst.value : s.value < worst.value)) worst = s
       }
       const bad = numeric.filter((s) => (t.max !== undefined && s.value > t.max) || (t.min !== undefined && s.value < t.min))
-      ctx.log(`evaluation ${round}: ${last.length} sample(s)${numeric.length ? `, ${numeric.map((s) => s.value).join(', ')}` : ''}`)
+      ctx.log(`evaluation ${round}: ${last.length} series${numeric.length ? `, ${numeric.map((s) => valueText(s.value)).join(', ')}` : ''}`)
       if (bad.length) {
         const list = bad
           .slice(0, 5)
-          .map((s) => `${labelText(s.labels)} = ${s.value}`)
+          .map((s) => `${labelText(s.labels)} = ${valueText(s.value)}`)
           .join(', ')
-        return failGate(ctx, `${what}: ${bad.length} of ${last.length} sample(s) outside ${rangeText(t)}: ${list}${bad.length > 5 ? ', …' : ''} (evaluation ${round})`, evidence())
+        return failGate(
+          ctx,
+          `${what}: ${list}${bad.length > 5 ? ', …' : ''}, outside ${rangeText(t)} (${bad.length} of ${last.length} series, evaluation ${round}${windowText(i.query)})`,
+          evidence(),
+        )
       }
       if (last.length === 0) return failGate(ctx, `no data: ${what} returned no series (evaluation ${round}, ${base})`, evidence(), NO_DATA)
       if (numeric.length < last.length) {
@@ -173,7 +187,7 @@ export default defineStep({
         return failGate(ctx, `no data: ${what} is NaN for ${nan.join(', ')} (no traffic in the query's window?) (evaluation ${round})`, evidence(), NO_DATA)
       }
     })
-    const summary = `${what}: ${last.map((s) => s.value).join(', ')} ${rangeText(t)} in ${n} evaluation(s)${d ? ` over ${formatDuration(d)}` : ''}`
+    const summary = `${what}: ${last.map((s) => valueText(s.value)).join(', ')} ${rangeText(t)} in ${n} evaluation(s)${d ? ` over ${formatDuration(d)}` : ''}`
     return {summary, outputs: evidence(), changes: [{action: 'check', target: base, detail: summary}]}
   },
 })

@@ -12,7 +12,7 @@
 import {z} from 'zod'
 import {duration} from '../config/schema.js'
 import {errorMessage, OpsError, RunFailedError} from '../errors.js'
-import {formatDuration} from '../util/duration.js'
+import {formatDuration, parseDuration} from '../util/duration.js'
 import {failGate, GATE_FAILED, NO_DATA, verdictOf, type GateVerdict} from './gate-common.js'
 import {defineStep, type StepContext, type StepKind, type StepPlan} from './types.js'
 
@@ -55,43 +55,56 @@ interface Prepared {
   inputs: unknown
 }
 
-/** Load and validate every gate; all problems at once, each naming its gate. */
-async function prepare(ctx: StepContext, i: Inputs): Promise<Prepared[]> {
-  const problems: string[] = []
-  const out: Prepared[] = []
+/**
+ * Load and validate every gate; all problems at once, each naming its gate (by index, for a
+ * config's path). Used by the step at run time and by the config check before any run.
+ */
+export async function prepareGates(
+  gates: z.output<typeof gate>[],
+  bake: string | undefined,
+  load: (kind: string) => Promise<StepKind>,
+): Promise<{prepared: Prepared[]; problems: {index: number; message: string}[]}> {
+  const problems: {index: number; message: string}[] = []
+  const prepared: Prepared[] = []
   const seen = new Map<string, number>()
-  for (const [n, g] of i.gates.entries()) {
+  for (const [n, g] of gates.entries()) {
     let id = g.id ?? g.uses
     const count = (seen.get(id) ?? 0) + 1
     seen.set(id, count)
     if (count > 1) id = `${id}-${count}`
     const label = `gate ${n + 1} "${id}" (${g.uses})`
+    const problem = (message: string) => problems.push({index: n, message: `${label}: ${message}`})
     if (g.uses === 'gates') {
-      problems.push(`${label}: a gates step cannot contain another`)
+      problem('a gates step cannot contain another')
       continue
     }
     let kind: StepKind
     try {
-      kind = await ctx.kinds.load(g.uses)
+      kind = await load(g.uses)
     } catch (error) {
-      problems.push(`${label}: ${errorMessage(error)}`)
+      problem(errorMessage(error))
       continue
     }
     const shape = (kind.inputs as {shape?: Record<string, unknown>}).shape
-    const withDuration = i.duration !== undefined && shape && 'duration' in shape && g.with.duration === undefined ? {...g.with, duration: i.duration} : g.with
+    const withDuration = bake !== undefined && shape && 'duration' in shape && g.with.duration === undefined ? {...g.with, duration: bake} : g.with
     const parsed = kind.inputs.safeParse(withDuration)
     if (!parsed.success) {
-      problems.push(`${label}: ${parsed.error.issues.map((x) => `with${x.path.map((k) => `.${String(k)}`).join('')}: ${x.message}`).join('; ')}`)
+      problem(parsed.error.issues.map((x) => `with${x.path.map((k) => `.${String(k)}`).join('')}: ${x.message}`).join('; '))
       continue
     }
     if (kind.mutates(parsed.data)) {
-      problems.push(`${label}: ${g.uses} changes the world; a gate must only look`)
+      problem(`${g.uses} changes the world; a gate must only look`)
       continue
     }
-    out.push({id, uses: g.uses, kind, inputs: parsed.data})
+    prepared.push({id, uses: g.uses, kind, inputs: parsed.data})
   }
-  if (problems.length) throw new RunFailedError(`invalid gate input${problems.length > 1 ? 's' : ''}:\n  ${problems.join('\n  ')}`, {code: 'BAD_INPUT'})
-  return out
+  return {prepared, problems}
+}
+
+async function prepare(ctx: StepContext, i: Inputs): Promise<Prepared[]> {
+  const {prepared, problems} = await prepareGates(i.gates, i.duration, (k) => ctx.kinds.load(k))
+  if (problems.length) throw new RunFailedError(`invalid gate input${problems.length > 1 ? 's' : ''}:\n  ${problems.map((p) => p.message).join('\n  ')}`, {code: 'BAD_INPUT'})
+  return prepared
 }
 
 /** A gate's own view of the step: its logs prefixed, its notes kept for the combined note, its own abort. */
@@ -140,6 +153,15 @@ export default defineStep({
     const signal = AbortSignal.any([ctx.signal, stop.signal])
     let firstFailure: string | undefined
     ctx.log(`${prepared.length} gate(s): ${prepared.map((g) => `${g.id} (${g.uses})`).join(', ')}`)
+    // The bake's countdown: when it ends, then what is left every 30 s (lines, so logs show it too).
+    const bakeMs = i.duration ? parseDuration(i.duration) : undefined
+    let countdown: NodeJS.Timeout | undefined
+    if (bakeMs) {
+      const until = Date.now() + bakeMs
+      ctx.log(`watching for ${formatDuration(bakeMs)}, until ${new Date(until).toISOString().slice(11, 19)} UTC`)
+      countdown = setInterval(() => ctx.log(`${formatDuration(Math.max(0, Math.round((until - Date.now()) / 1000) * 1000))} of the bake left`), 30_000)
+      countdown.unref()
+    }
 
     const outcomes = await Promise.all(
       prepared.map(async (g): Promise<GateOutcome> => {
@@ -172,7 +194,7 @@ export default defineStep({
           return {id: g.id, uses: g.uses, result, summary: errorMessage(error), evidence: error instanceof OpsError ? (error.details ?? {}) : {}, code, durationMs}
         }
       }),
-    )
+    ).finally(() => clearInterval(countdown))
 
     const outputs = {gates: outcomes}
     // Gate results are part of the audit trail, as shifts and approvals are: who moved traffic

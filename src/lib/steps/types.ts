@@ -19,6 +19,11 @@ export interface Change {
   detail?: string
 }
 
+/** Whether a change changed the world: not a read, a wait, a question, or nothing to do. */
+export function changesWorld(c: Change): boolean {
+  return c.action !== 'none' && c.action !== 'check' && c.action !== 'wait' && c.action !== 'ask'
+}
+
 export interface StepPlan<O = Record<string, unknown>> {
   /** One line for people. */
   summary: string
@@ -46,7 +51,11 @@ export interface StepResult<O = Record<string, unknown>> {
   summary?: string
 }
 
-export type Reconciled<O = Record<string, unknown>> = {done: true; outputs?: O; summary?: string} | {done: false} | {unknown: string}
+/**
+ * A step settled after an interruption. `changes`: what the interrupted attempt did change, as
+ * found in the world (a shift that went through before the process died is still a change made).
+ */
+export type Reconciled<O = Record<string, unknown>> = {done: true; outputs?: O; summary?: string; changes?: Change[]} | {done: false} | {unknown: string}
 
 export interface PromptApi {
   /** True when a person can be asked (TTY and not --no-input). */
@@ -75,6 +84,11 @@ export interface StepContext {
   stateDir: string
   /** A line of progress for the operator (task output); secrets are redacted. */
   log(line: string): void
+  /**
+   * Prove the run still holds its lease, right before a change (the engine also does before every
+   * step that changes the world). Throws when it does not: the run stops without acting.
+   */
+  fence(): Promise<void>
   /** Record a fact in the journal now (e.g. a change id, a child pid) so a resume can use it. */
   note(detail: Record<string, unknown>): Promise<void>
   /** Details noted by an earlier, interrupted attempt of this step (empty on a first attempt). */
@@ -124,6 +138,27 @@ export interface StepKind<I = any, O extends Record<string, unknown> = Record<st
   warmup?(ctx: StepContext, inputs: I): Promise<void>
   /** Title shown while running, from resolved inputs. */
   title?(inputs: I): string
+  /**
+   * On resume, before any step: is the world where this run's steps of this kind left it? `done`
+   * are their records in run order (outputs, notes, inputs). Returns what moved, in words, or
+   * undefined. A run never resumes over a world someone else has moved.
+   */
+  checkUnmoved?(
+    ctx: StepContext,
+    done: {id: string; status: string; inputs?: unknown; outputs?: Record<string, unknown>; notes: Record<string, unknown>}[],
+  ): Promise<string | undefined>
+  /**
+   * The part of the world this kind changes, read back live when a run that used it ends —
+   * however it ends (succeeded, failed, interrupted): every ending says where the world is.
+   */
+  readBack?(ctx: StepContext): Promise<WorldReading>
+}
+
+/** What a run's ending reads of the world, for people (summary) and machines (data). */
+export interface WorldReading {
+  /** e.g. "traffic now: legacy 50 / kubernetes 50" */
+  summary: string
+  data?: Record<string, unknown>
 }
 
 /** Typing help for a kind's module: inputs are inferred from its schema. */

@@ -17,54 +17,61 @@ export default class SandboxFault extends SandboxCommand<typeof SandboxFault> {
   static override description = `Stacks (--stack): an error rate (5xx), added latency, or down (connection refused) / up.
 AWS APIs (--api service:Operation, or service:* ): the next N requests (or a --probability of them) answered with Throttling, PriorRequestNotComplete, HTTP 500/503, a dropped connection, or delayed by --latency — as AWS would answer, so the SDK's and clipper-ops's retries meet the real thing.
 Deployments (--deployment namespace/name): pods unready, crash-looping, or healthy again.
-EKS node groups (--nodegroup name): DEGRADED with a health issue, as AWS reports one that lost instances, or healthy again.`
+EKS node groups (--nodegroup name): DEGRADED with a health issue, as AWS reports one that lost instances, or healthy again.
+Notifications (--notify slack|pagerduty|webhook, or * for all): the sink answers the next N (or a --probability of them) with HTTP 500/503 or 429, drops the connection, or answers late (--latency) — a chat or paging outage, which a rollout or rollback must survive.`
 
   static override examples = [
     {description: 'Half the Kubernetes stack answers 503', command: '<%= config.bin %> sandbox fault --stack kubernetes --error-rate 0.5'},
-    {description: 'Slow, or down', command: '<%= config.bin %> sandbox fault --stack kubernetes --latency 300ms\n<%= config.bin %> sandbox fault --stack legacy --down'},
+    {description: 'Slow', command: '<%= config.bin %> sandbox fault --stack kubernetes --latency 300ms'},
+    {description: 'Down', command: '<%= config.bin %> sandbox fault --stack legacy --down'},
     {description: 'Throttle the next three Route 53 change batches', command: '<%= config.bin %> sandbox fault --api route53:ChangeResourceRecordSets --throttle 3'},
     {description: 'Crash-loop the backend', command: '<%= config.bin %> sandbox fault --deployment clipper/clipper-backend --crash-loop'},
     {description: 'A node group that cannot launch instances', command: '<%= config.bin %> sandbox fault --nodegroup clipper-nodes --degraded'},
+    {description: 'Slack down for the next five notifications', command: '<%= config.bin %> sandbox fault --notify slack --http503 5'},
     {description: 'Clear every fault', command: '<%= config.bin %> sandbox fault --clear'},
   ]
 
   static override flags = {
     stack: Flags.option({summary: 'A stack to change.', options: ['legacy', 'kubernetes'] as const})(),
     'error-rate': Flags.string({summary: 'With --stack: fraction of requests answered 503 (0 to 1).'}),
-    latency: Flags.string({summary: 'With --stack or --api: added latency, e.g. 300ms.'}),
+    latency: Flags.string({summary: 'With --stack, --api or --notify: added latency, e.g. 300ms.'}),
     down: Flags.boolean({summary: 'With --stack: stop listening (connection refused).'}),
     up: Flags.boolean({summary: 'With --stack: listen again.', exclusive: ['down']}),
     api: Flags.string({summary: 'An AWS API as service:Operation (service:* for all), e.g. route53:ChangeResourceRecordSets.'}),
-    throttle: Flags.integer({summary: 'With --api: answer the next N requests with Throttling.', min: 1}),
+    throttle: Flags.integer({summary: 'With --api: answer the next N requests with Throttling (--notify: HTTP 429).', min: 1}),
     'prior-request-not-complete': Flags.integer({summary: 'With --api: answer the next N with PriorRequestNotComplete.', min: 1}),
-    http500: Flags.integer({summary: 'With --api: answer the next N with HTTP 500.', min: 1}),
-    http503: Flags.integer({summary: 'With --api: answer the next N with HTTP 503.', min: 1}),
-    drop: Flags.integer({summary: 'With --api: drop the connection of the next N.', min: 1}),
-    probability: Flags.string({summary: 'With --api: instead of a count, hit each request with this probability until cleared.'}),
+    http500: Flags.integer({summary: 'With --api or --notify: answer the next N with HTTP 500.', min: 1}),
+    http503: Flags.integer({summary: 'With --api or --notify: answer the next N with HTTP 503.', min: 1}),
+    drop: Flags.integer({summary: 'With --api or --notify: drop the connection of the next N.', min: 1}),
+    probability: Flags.string({summary: 'With --api or --notify: instead of a count, hit each request with this probability until cleared.'}),
     deployment: Flags.string({summary: 'A Kubernetes deployment as namespace/name.'}),
     'crash-loop': Flags.boolean({summary: 'With --deployment: its pods crash-loop.'}),
     unready: Flags.boolean({summary: 'With --deployment: its pods are not ready.'}),
     healthy: Flags.boolean({summary: 'With --deployment or --nodegroup: heal it.'}),
     nodegroup: Flags.string({summary: 'An EKS node group of the sandbox cluster, by name.'}),
     degraded: Flags.boolean({summary: 'With --nodegroup: DEGRADED, with an instance-launch health issue.'}),
-    clear: Flags.boolean({summary: 'Clear every fault: AWS faults, stack knobs (all up, no errors, no latency).'}),
+    notify: Flags.option({summary: 'A notification endpoint of the sink: slack, pagerduty, webhook, or * for all.', options: ['slack', 'pagerduty', 'webhook', '*'] as const})(),
+    clear: Flags.boolean({summary: 'Clear every fault: AWS faults, notification faults, stack knobs (all up, no errors, no latency).'}),
     list: Flags.boolean({summary: 'Show the faults in place.'}),
     'state-dir': stateDirFlag,
   }
 
   async run(): Promise<unknown> {
     const f = this.flags
-    const targets = [f.stack, f.api, f.deployment, f.nodegroup, f.clear || undefined, f.list || undefined].filter((x) => x !== undefined)
-    if (targets.length !== 1) throw new SandboxUsageError('Give exactly one of --stack, --api, --deployment, --nodegroup, --clear or --list (see --help).', {code: 'BAD_FAULT'})
+    const targets = [f.stack, f.api, f.deployment, f.nodegroup, f.notify, f.clear || undefined, f.list || undefined].filter((x) => x !== undefined)
+    if (targets.length !== 1)
+      throw new SandboxUsageError('Give exactly one of --stack, --api, --deployment, --nodegroup, --notify, --clear or --list (see --help).', {code: 'BAD_FAULT'})
     const info = requireSandbox(this.stateRoot(f['state-dir']))
 
     if (f.list) {
       const status = await controlCall(info, '/status')
-      if (!this.jsonEnabled()) this.log(JSON.stringify({api: status.faults, stacks: status.stacks}, null, 2))
-      return {api: status.faults, stacks: status.stacks}
+      const listed = {api: status.faults, notify: status.notifyFaults ?? [], stacks: status.stacks}
+      if (!this.jsonEnabled()) this.log(JSON.stringify(listed, null, 2))
+      return listed
     }
     if (f.clear) {
       await frontCall(info, 'DELETE', '/_sandbox/faults')
+      await controlCall(info, '/notify/faults', {clear: true})
       for (const s of ['legacy', 'kubernetes']) await controlCall(info, `/stacks/${s}`, {up: true, errorRate: 0, latencyMs: 0})
       if (!this.jsonEnabled()) this.log('All faults cleared; both stacks up and healthy.')
       return {cleared: true}
@@ -111,25 +118,44 @@ EKS node groups (--nodegroup name): DEGRADED with a health issue, as AWS reports
       if (!this.jsonEnabled()) this.log(`${f.deployment}: ${JSON.stringify(h)}`)
       return r
     }
+    if (f.notify) {
+      if (f['prior-request-not-complete'] !== undefined)
+        throw new SandboxUsageError('--prior-request-not-complete is a Route 53 answer; --notify takes --throttle, --http500, --http503, --drop or --latency.', {code: 'BAD_FAULT'})
+      const rule = {provider: f.notify, ...this.faultKind('--notify')}
+      const r = await controlCall<{id: string}>(info, '/notify/faults', rule)
+      if (!this.jsonEnabled()) this.log(`Fault ${r.id} in place: ${JSON.stringify(rule)}`)
+      return {id: r.id, rule}
+    }
     const m = /^([a-z0-9-]+):([A-Za-z0-9*]+)$/.exec(f.api!)
     if (!m) throw new SandboxUsageError(`--api ${f.api}: expected service:Operation, e.g. route53:ChangeResourceRecordSets or route53:*.`, {code: 'BAD_FAULT'})
+    const rule: Record<string, unknown> = {service: m[1], operation: m[2], ...this.faultKind('--api')}
+    const r = await frontCall<{id: string}>(info, 'POST', '/_sandbox/faults', rule)
+    if (!this.jsonEnabled()) this.log(`Fault ${r.id} in place: ${JSON.stringify(rule)}`)
+    return {id: r.id, rule}
+  }
+
+  /** The fault of an --api or --notify rule: its kind, count or probability, latency. */
+  private faultKind(target: '--api' | '--notify'): Record<string, unknown> {
+    const f = this.flags
     const given = (Object.keys(API_KINDS) as (keyof typeof API_KINDS)[]).filter((k) => f[k] !== undefined)
-    if (given.length > 1) throw new SandboxUsageError(`Give one fault kind for --api, not ${given.map((g) => `--${g}`).join(' and ')}.`, {code: 'BAD_FAULT'})
-    const rule: Record<string, unknown> = {service: m[1], operation: m[2]}
+    if (given.length > 1) throw new SandboxUsageError(`Give one fault kind for ${target}, not ${given.map((g) => `--${g}`).join(' and ')}.`, {code: 'BAD_FAULT'})
+    const rule: Record<string, unknown> = {}
     if (given.length === 1) {
       rule.kind = API_KINDS[given[0]!]
       if (f.probability === undefined) rule.count = f[given[0]!]
     } else if (f.latency !== undefined) rule.kind = 'latency'
-    else throw new SandboxUsageError('--api needs a fault: --throttle N, --prior-request-not-complete N, --http500 N, --http503 N, --drop N or --latency D.', {code: 'BAD_FAULT'})
+    else
+      throw new SandboxUsageError(
+        `${target} needs a fault: --throttle N, ${target === '--api' ? '--prior-request-not-complete N, ' : ''}--http500 N, --http503 N, --drop N or --latency D.`,
+        {code: 'BAD_FAULT'},
+      )
     if (f.latency !== undefined) rule.latencyMs = this.duration(f.latency)
     if (f.probability !== undefined) {
       const p = Number(f.probability)
       if (!(p > 0 && p <= 1)) throw new SandboxUsageError(`--probability ${f.probability}: expected a fraction above 0 and at most 1.`, {code: 'BAD_FAULT'})
       rule.probability = p
     }
-    const r = await frontCall<{id: string}>(info, 'POST', '/_sandbox/faults', rule)
-    if (!this.jsonEnabled()) this.log(`Fault ${r.id} in place: ${JSON.stringify(rule)}`)
-    return {id: r.id, rule}
+    return rule
   }
 
   private duration(v: string): number {

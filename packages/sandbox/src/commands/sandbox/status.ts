@@ -5,19 +5,20 @@ import {controlCall, requireSandbox} from '../../manager.js'
 
 export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> {
   static override summary = "Show the running sandbox's endpoints, files and stacks."
-  static override description = 'Exit code 1 when no sandbox is running. --env-vars prints shell exports that point the AWS CLI, kubectl, helm and terraform at the sandbox.'
+  static override description =
+    "Exit code 1 when no sandbox is running. --env-vars prints shell exports that point the AWS CLI, kubectl, helm and terraform at the sandbox, and the notification sink's secrets that the sandbox environment's notify config names."
   static override examples = [
     '<%= config.bin %> sandbox status',
     {description: 'Endpoints as JSON', command: '<%= config.bin %> sandbox status --json | jq .awsEndpoint'},
     {
       description: 'Use the official clients against it',
       command:
-        'eval "$(<%= config.bin %> sandbox status --env-vars)"\naws route53 list-resource-record-sets --hosted-zone-id "$(<%= config.bin %> sandbox status --json | jq -r .hostedZoneId)"',
+        'eval "$(<%= config.bin %> sandbox status --env-vars)" && aws route53 list-resource-record-sets --hosted-zone-id "$(<%= config.bin %> sandbox status --json | jq -r .hostedZoneId)"',
     },
   ]
 
   static override flags = {
-    'env-vars': Flags.boolean({summary: 'Print export lines for AWS_ENDPOINT_URL, AWS_PROFILE, KUBECONFIG and friends.'}),
+    'env-vars': Flags.boolean({summary: 'Print export lines for AWS_ENDPOINT_URL, AWS_PROFILE, KUBECONFIG and friends, and the notification secrets.'}),
     'state-dir': stateDirFlag,
   }
 
@@ -43,6 +44,13 @@ export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> 
       const {parse} = await import('yaml')
       const cfg = parse(readFileSync(info.config, 'utf8'))
       for (const [k, v] of Object.entries(cfg.environments.sandbox.tools.env as Record<string, string>)) this.log(`export ${k}=${JSON.stringify(v)}`)
+      // The notification secrets are kept out of the config (runs copy it into their state).
+      if (info.notify) {
+        for (const line of readFileSync(info.notify.envFile, 'utf8').split('\n')) {
+          const eq = line.indexOf('=')
+          if (eq > 0) this.log(`export ${line.slice(0, eq)}=${JSON.stringify(line.slice(eq + 1))}`)
+        }
+      }
       this.log(`export PATH=${JSON.stringify(info.bin)}:"$PATH"`)
       return {running: true, ...info, postgres}
     }
@@ -50,7 +58,13 @@ export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> 
       this.log(`Sandbox running (pid ${info.pid}, since ${info.startedAt}).`)
       this.log(`  AWS endpoint    ${info.awsEndpoint}`)
       this.log(`  Kubernetes API  ${info.kubernetesApi}  kubeconfig ${info.kubeconfig}`)
-      this.log(`  public endpoint ${info.publicUrl}  resolver holds weights ${JSON.stringify(live.resolver.weights)}`)
+      this.log(
+        `  public endpoint ${info.publicUrl}  resolver answers with weights ${
+          Object.entries(live.resolver.weights)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ') || '(none yet: no answer cached)'
+        }`,
+      )
       for (const [name, s] of Object.entries(live.stacks)) {
         this.log(
           `  ${name.padEnd(10)} ${s.up ? 'up  ' : 'DOWN'} ${info.stacks[name as 'legacy']}  error rate ${s.errorRate}, latency +${s.latencyMs}ms, ${s.totals.requests} requests`,
@@ -60,6 +74,7 @@ export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> 
       this.log(
         `  postgres        ${postgres ? `127.0.0.1:${postgres.port} (the RDS instance's endpoint; URL in $CLIPPER_SANDBOX_DATABASE_URL), ${postgres.baseBackups} base backups, data in ${postgres.dataRoot}` : 'none (see the warnings of sandbox up)'}`,
       )
+      if (info.notify) this.log(`  notify sink     ${info.notify.url}  deliveries ${info.notify.deliveries}  (secrets: eval "$(clipper-ops sandbox status --env-vars)")`)
       this.log(`  config          ${info.config}`)
     }
     return {running: true, ...info, postgres, live}

@@ -7,14 +7,10 @@ export default class SandboxUp extends SandboxCommand<typeof SandboxUp> {
   static override description = `Starts, in the background on free loopback ports: AWS (moto_server behind a front that enforces Route 53's change-batch rules, serves AWS Backup jobs and recovery points, injects faults and logs every request), a real PostgreSQL behind the RDS instance (WAL archived, base backups, so that restores to a point in time or from a snapshot make real databases; without PostgreSQL installed, a warning), a Kubernetes API stand-in (kubectl, helm and client-node work against it), the legacy Docker Compose stack and the Kubernetes stack as local HTTP services, and a public endpoint that routes by the live DNS weights. It seeds a small Clipper environment and writes a config with a "sandbox" environment, so that "--env sandbox" works at once. Returns when everything answers.`
 
   static override examples = [
-    {
-      description: 'Start it, then rehearse a cutover and a rollback',
-      command: '<%= config.bin %> sandbox up\n<%= config.bin %> rollout --env sandbox\n<%= config.bin %> rollback --env sandbox',
-    },
-    {
-      description: 'Point the AWS CLI and kubectl at it',
-      command: 'eval "$(<%= config.bin %> sandbox status --env-vars)"\naws route53 list-hosted-zones\nkubectl get deploy -n clipper',
-    },
+    {description: 'Start it', command: '<%= config.bin %> sandbox up'},
+    {description: 'Then rehearse a cutover and a rollback (two commands)', command: '<%= config.bin %> rollout --env sandbox && <%= config.bin %> rollback --env sandbox'},
+    {description: 'Point the AWS CLI and kubectl at it, in this shell', command: 'eval "$(<%= config.bin %> sandbox status --env-vars)"'},
+    {description: 'Then use them as against AWS', command: 'aws route53 list-hosted-zones && kubectl get deploy -n clipper'},
   ]
 
   static override flags = {
@@ -53,7 +49,9 @@ export default class SandboxUp extends SandboxCommand<typeof SandboxUp> {
       this.log(
         `  postgres         ${info.postgres ? `127.0.0.1:${info.postgres.port}  (behind RDS instance clipper-sandbox; URL in $CLIPPER_SANDBOX_DATABASE_URL of the sandbox environment)` : 'none (see the warning above)'}`,
       )
+      if (info.notify) this.log(`  notify sink      ${info.notify.url}  (Slack, PagerDuty, a webhook; what it received: ${info.notify.deliveries})`)
       this.log('')
+      if (info.notify) this.log('Notifications: eval "$(clipper-ops sandbox status --env-vars)" first, for the secrets the notify config names.')
       this.log('Rehearse: clipper-ops rollout --env sandbox   then   clipper-ops rollback --env sandbox')
       this.log('Stop:     clipper-ops sandbox down')
     }

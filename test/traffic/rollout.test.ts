@@ -133,8 +133,10 @@ describe('rollout and rollback in the sandbox', () => {
     const sb = sandbox()
     expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
     const since = new Date().toISOString()
+    // On a terminal that reports no size (0×0, as `script` and some CI runners give): it must draw and ask all the same.
     const said = await onTerminal(['rollout', '--env', 'sandbox', '--approve', '--steps', '10,100', '--bake', '1s', '--state-dir', sb.stateDir], {
       cwd: sb.cwd,
+      size: [0, 0],
       answers: [
         {prompt: 'Shift 10% of clpr.tv', keys: 'y\r'},
         {prompt: 'Shift 100% of clpr.tv', keys: 'n\r'},

@@ -113,8 +113,11 @@ describe('rollout and rollback in the sandbox', () => {
     // The fault must be in place before the 50% bake's first round (it starts one TTL after the
     // shift): inject it once the 10% bake has passed, not after the 50% shift (a loaded machine
     // lost that race: the bake passed before the fault landed).
+    // Through the control endpoint the CLI's `sandbox fault --stack kubernetes --error-rate 1` uses:
+    // milliseconds, where spawning the CLI on a loaded machine took seconds and lost the race.
     await waitFor(() => readJournal(sb.stateDir, runId).some((e) => e.type === 'step.succeeded' && e.stepId === 'shift[10].bake'), 60_000, 'the 10% bake to pass')
-    expect((await sb.cli(['sandbox', 'fault', '--stack', 'kubernetes', '--error-rate', '1'])).code).toBe(0)
+    const fault = await fetch(`${sb.status.controlUrl}/stacks/kubernetes`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({errorRate: 1})})
+    expect(fault.status).toBe(200)
     const r = await done
     await sb.cli(['sandbox', 'fault', '--clear'])
     expect(r.code, r.stderr).toBe(1)

@@ -1,4 +1,6 @@
 import {describe, expect, test} from 'vitest'
+import {baseContexts} from '../../src/lib/engine/draft.js'
+import {Redactor} from '../../src/lib/util/redact.js'
 import {evaluateCondition, evaluateTemplate, ExpressionError, referencedPaths, resolveDeep, UNKNOWN, UnknownValueError} from '../../src/lib/runbook/expressions.js'
 
 const ctx = {params: {steps: [10, 50, 100], name: 'clpr', on: true, n: 3}, env: {slos: {rollbackBudget: '30m'}}, item: 50, steps: {a: {outputs: {weight: 7}}}}
@@ -23,6 +25,22 @@ describe('expressions', () => {
     expect(evaluateTemplate("${{ params['toString'] }}", ctx)).toBeUndefined()
     expect(evaluateTemplate('${{ length(params.steps) }}', ctx)).toBe(3) // own members still read
     expect(evaluateTemplate('${{ params.steps[1] }}', ctx)).toBe(50)
+  })
+
+  test('secrets.X reads the environment and masks the value; one too short to mask is refused', () => {
+    process.env.CLIPPER_TEST_LONG_SECRET = 'hunter2-long-enough'
+    process.env.CLIPPER_TEST_SHORT_SECRET = 'abc'
+    try {
+      const redactor = new Redactor({})
+      const c = baseContexts({params: {}, environment: 'x', id: 'r', createdAt: ''}, redactor, false)
+      expect(evaluateTemplate('${{ secrets.CLIPPER_TEST_LONG_SECRET }}', c)).toBe('hunter2-long-enough')
+      expect(redactor.text('token hunter2-long-enough')).toBe('token ***')
+      expect(() => evaluateTemplate('${{ secrets.CLIPPER_TEST_SHORT_SECRET }}', c)).toThrow(/3 character\(s\) long; a secret that short cannot be masked/)
+      expect(evaluateTemplate('${{ secrets.CLIPPER_TEST_NOT_SET }}', c)).toBeUndefined()
+    } finally {
+      delete process.env.CLIPPER_TEST_LONG_SECRET
+      delete process.env.CLIPPER_TEST_SHORT_SECRET
+    }
   })
 
   test('operators, functions and conditions', () => {

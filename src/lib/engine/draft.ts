@@ -19,6 +19,8 @@ export interface RunInput {
   env?: {name: string; environment: Environment}
 }
 
+const MIN_SECRET_LENGTH = 4
+
 /** Contexts that expressions read; `steps` is filled from the run's records. */
 export function baseContexts(state: Pick<RunState, 'params' | 'environmentConfig' | 'environment' | 'id' | 'createdAt'>, redactor: Redactor, dryRun: boolean): Contexts {
   // secrets.X reads the variable X of the process's environment, and registers its value with the
@@ -26,6 +28,13 @@ export function baseContexts(state: Pick<RunState, 'params' | 'environmentConfig
   const read = (name: string | symbol) => {
     if (typeof name !== 'string' || !Object.hasOwn(process.env, name)) return undefined
     const v = process.env[name]
+    // A secret of a few characters cannot be masked without masking ordinary text ("abc" in
+    // every word): refused, never used unmasked.
+    if (v && v.length < MIN_SECRET_LENGTH) {
+      throw new Error(
+        `secrets.${name} is ${v.length} character(s) long; a secret that short cannot be masked in logs and reports without masking ordinary text — use one of at least ${MIN_SECRET_LENGTH} characters`,
+      )
+    }
     redactor.add(v)
     return v
   }

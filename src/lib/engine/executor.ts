@@ -10,6 +10,7 @@
  * installs signal handlers and never exits.
  */
 import {appendFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
 import {join} from 'node:path'
 import {EXIT, OpsError, RunFailedError, RunPausedError, UsageError, errorMessage} from '../errors.js'
 import {parseRunbook} from '../runbook/load.js'
@@ -176,7 +177,15 @@ export async function resumeRun(runId: string, opts: EngineOptions): Promise<Run
 
 /** The runbook as it was when the run started: a resume runs this copy, not a file edited since. */
 export async function loadRunbookCopy(journal: Pick<RunJournal, 'dir' | 'state'>): Promise<Runbook> {
-  const source = readTextFile(join(journal.dir, 'runbook.yaml'), 'Runbook copy')
+  const file = join(journal.dir, 'runbook.yaml')
+  const source = readTextFile(file, 'Runbook copy')
+  // The copy must be what the run started with: an edited copy would resume other steps than it planned.
+  if (createHash('sha256').update(source).digest('hex') !== journal.state.runbook.sha256) {
+    throw new OpsError(
+      `The run's copy of its runbook, ${file}, was changed since the run started (its sha256 no longer matches the one recorded). Resuming would run other steps than it planned; restore the file, or start a new run.`,
+      {code: 'STATE_DAMAGED'},
+    )
+  }
   return (await parseRunbook(journal.state.runbook.file, source, journal.state.runbook.builtin)).runbook
 }
 

@@ -5,7 +5,7 @@
  */
 import {UsageError} from '../errors.js'
 import {evaluateCondition, evaluateTemplate, hasExpression, resolveDeep, type Contexts} from '../runbook/expressions.js'
-import type {Runbook, StepSpec} from '../runbook/schema.js'
+import {MAX_STEPS, type Runbook, type StepSpec} from '../runbook/schema.js'
 import type {StepRecord} from './state.js'
 import type {StepKind} from '../steps/types.js'
 
@@ -55,6 +55,9 @@ export function expandSteps(rb: Runbook, ctx: Contexts): StepRecord[] {
     const list = hasExpression(spec.forEach) ? evaluateTemplate(spec.forEach, ctx) : spec.forEach
     if (!Array.isArray(list)) {
       throw new UsageError(`Runbook "${rb.name}" step ${spec.id}: forEach gave ${JSON.stringify(list)}, not a list.`, {code: 'BAD_FOREACH'})
+    }
+    if (out.length + list.length * (spec.steps?.length ?? 0) > MAX_STEPS) {
+      throw new UsageError(`Runbook "${rb.name}" step ${spec.id}: forEach over ${list.length} items would make more than ${MAX_STEPS} steps.`, {code: 'BAD_FOREACH'})
     }
     const as = spec.as ?? 'item'
     for (const [index, item] of list.entries()) {

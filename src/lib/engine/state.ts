@@ -10,7 +10,7 @@ import {hostname, userInfo} from 'node:os'
 import {randomBytes} from 'node:crypto'
 import type {Environment} from '../config/schema.js'
 import type {Change} from '../steps/types.js'
-import {UsageError} from '../errors.js'
+import {OpsError, UsageError} from '../errors.js'
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped'
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted'
@@ -282,7 +282,10 @@ export function readJournal(file: string): JournalEntry[] {
       out.push(JSON.parse(line) as JournalEntry)
     } catch (error) {
       if (i >= lines.length - 2) break // a torn final write
-      throw new Error(`journal ${file} is damaged at line ${i + 1}: ${(error as Error).message}`, {cause: error})
+      throw new OpsError(
+        `The journal ${file} is damaged at line ${i + 1} (${(error as Error).message.slice(0, 120)}): this run's record cannot be trusted, so it is not resumed. Look at the world (clipper-ops dns status, runs show of other runs), then start a new run; keep the file for the post-mortem.`,
+        {code: 'STATE_DAMAGED', cause: error},
+      )
     }
   }
   return out

@@ -70,9 +70,31 @@ export async function runTool(t: ToolRun): Promise<ToolResult> {
     stdout: t.onLine ? [lineSink('stdout'), 'pipe'] : 'pipe',
     stderr: t.onLine ? [lineSink('stderr'), 'pipe'] : 'pipe',
     maxBuffer: 50_000_000,
+    // Its own process group: an abort or a timeout then stops what it started too (a shell's
+    // children, terraform's provider plugins), not only the process itself.
+    detached: true,
   })
+  const stopGroup = () => {
+    const kill = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig)
+      } catch {
+        /* the group is gone */
+      }
+    }
+    kill('SIGTERM')
+    setTimeout(() => kill('SIGKILL'), 5000).unref()
+  }
+  t.signal?.addEventListener('abort', stopGroup, {once: true})
+  const timer = t.timeoutMs ? setTimeout(stopGroup, t.timeoutMs) : undefined
   if (child.pid !== undefined) await t.onSpawn?.(child.pid)
-  const r = await child
+  let r: Awaited<typeof child>
+  try {
+    r = await child
+  } finally {
+    t.signal?.removeEventListener('abort', stopGroup)
+    clearTimeout(timer)
+  }
   const spawnError = r.failed && r.exitCode === undefined && !r.timedOut && !r.isCanceled ? r.originalMessage || r.shortMessage : undefined
   return {
     exitCode: r.exitCode ?? (r.timedOut || r.isCanceled ? 124 : 127),

@@ -144,6 +144,9 @@ async function checkRunbook(file: string, rb: Runbook, raw: unknown, locate: (p:
         checkExpressions([...path, 'ifSkipped'], step.ifSkipped, before, ownLocals)
       }
       if (step.forEach !== undefined) {
+        // Groups expand one level (a run's steps are a flat list of records); a nested one would
+        // pass here and fail at run time, so it is refused here.
+        if (locals.includes('index')) add([...path, 'forEach'], 'a group inside a group is not supported; put the inner steps in the outer group, or split the runbook')
         checkExpressions([...path, 'forEach'], step.forEach, before, locals)
         if (!hasExpression(step.forEach) && !Array.isArray(step.forEach)) add([...path, 'forEach'], 'expected a list or an expression that gives one')
         const inner = await checkSteps(step.steps ?? [], [...path, 'steps'], before, [...locals, step.as ?? 'item', 'index'])

@@ -6,6 +6,8 @@ import {z} from 'zod'
 import {duration} from '../config/schema.js'
 
 const ID_RE = /^[a-z0-9][a-z0-9-]*$/
+/** More steps than any runbook needs: the bound keeps a run's state (one record each) small. */
+export const MAX_STEPS = 1000
 const stepId = z.string({error: 'expected a step id'}).regex(ID_RE, {error: 'expected an id of lower-case letters, digits and dashes, e.g. shift-traffic'})
 
 const condition = z.union([z.string().min(1), z.boolean()], {error: 'expected a condition such as ${{ params.force }}'})
@@ -102,7 +104,10 @@ export const runbookSchema = z.strictObject({
   undo: z.string().min(1).optional(),
   /** Compensating steps for any failed step that has no onFailure of its own. */
   onFailure: z.array(stepSchema).optional(),
-  steps: z.array(stepSchema).min(1, {error: 'a runbook needs at least one step'}),
+  steps: z
+    .array(stepSchema)
+    .min(1, {error: 'a runbook needs at least one step'})
+    .max(MAX_STEPS, {error: `a runbook has at most ${MAX_STEPS} steps (split it, or repeat steps with forEach)`}),
 })
 
 export type Runbook = z.output<typeof runbookSchema>

@@ -2,7 +2,7 @@
  * Load a YAML file and validate it against a zod schema, reporting every problem with the
  * file, the line and column, the dotted path inside the file, and what would be valid.
  */
-import {readFileSync} from 'node:fs'
+import {readFileSync, statSync} from 'node:fs'
 import {LineCounter, parseDocument, isNode, type Document} from 'yaml'
 import type {z} from 'zod'
 import {InvalidFileError, UsageError, type Problem} from '../errors.js'
@@ -15,10 +15,27 @@ export interface LoadedYaml<T> {
   locate: (path: (string | number)[]) => {line?: number; column?: number}
 }
 
+/** Larger than any config or runbook a person writes: refused before it is read into memory. */
+const MAX_FILE_BYTES = 4 * 1024 * 1024
+/** Deeper than any config or runbook needs; deeper input would only exhaust the parser's stack. */
+const MAX_DEPTH = 64
+
 export function readTextFile(file: string, what: string): string {
   try {
-    return readFileSync(file, 'utf8')
+    // A FIFO or a device would block or never end: only regular files are read.
+    const st = statSync(file)
+    if (st.isDirectory()) throw new UsageError(`${what} ${file} is a directory, not a file.`, {code: 'FILE_NOT_FOUND'})
+    if (!st.isFile()) throw new UsageError(`${what} ${file} is not a regular file (a FIFO, socket or device); give the path of a YAML file.`, {code: 'FILE_UNREADABLE'})
+    if (st.size > MAX_FILE_BYTES) {
+      throw new UsageError(`${what} ${file} is ${(st.size / 1024 / 1024).toFixed(1)} MB; a ${what.toLowerCase()} is at most ${MAX_FILE_BYTES / 1024 / 1024} MB.`, {
+        code: 'FILE_TOO_LARGE',
+      })
+    }
+    const text = readFileSync(file, 'utf8')
+    if (text.includes('\u0000')) throw new UsageError(`${what} ${file} is a binary file, not YAML text.`, {code: 'FILE_UNREADABLE'})
+    return text
   } catch (error) {
+    if (error instanceof UsageError) throw error
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new UsageError(`${what} ${file} does not exist.`, {code: 'FILE_NOT_FOUND'})
     if (code === 'EISDIR') throw new UsageError(`${what} ${file} is a directory, not a file.`, {code: 'FILE_NOT_FOUND'})
@@ -29,17 +46,51 @@ export function readTextFile(file: string, what: string): string {
 /** Parse YAML text; syntax errors become problems with their position. */
 export function parseYaml(file: string, source: string, what: string): {doc: Document; lines: LineCounter; value: unknown} {
   const lines = new LineCounter()
-  const doc = parseDocument(source, {lineCounter: lines, merge: true, prettyErrors: false, uniqueKeys: true})
+  const refuse = (message: string): never => {
+    throw new InvalidFileError(`${what} ${file}`, [{file, path: '', message}])
+  }
+  let doc: Document
+  try {
+    doc = parseDocument(source, {lineCounter: lines, merge: true, prettyErrors: false, uniqueKeys: true})
+  } catch (error) {
+    if (error instanceof RangeError) refuse(`nested too deeply to read (at most ${MAX_DEPTH} levels)`)
+    throw error
+  }
   if (doc.errors.length > 0) {
     throw new InvalidFileError(
       `${what} ${file}`,
       doc.errors.map((e) => {
         const pos = lines.linePos(e.pos[0])
-        return {file, path: '', line: pos.line, column: pos.col, message: `YAML syntax: ${e.message.split('\n')[0]}`}
+        const first = e.message.split('\n')[0]!
+        const message = /call stack/i.test(first) ? `nested too deeply to read (at most ${MAX_DEPTH} levels)` : `YAML syntax: ${first}`
+        return {file, path: '', line: pos.line, column: pos.col, message}
       }),
     )
   }
-  return {doc, lines, value: doc.toJS({maxAliasCount: 1000})}
+  let value: unknown
+  try {
+    value = doc.toJS({maxAliasCount: 1000})
+  } catch (error) {
+    // yaml refuses aliases that expand exponentially ("billion laughs"); say so, not a stack trace.
+    if (error instanceof ReferenceError && /alias/i.test(error.message)) refuse('its aliases (*name) expand to too much data (over 1000 alias uses): an alias bomb?')
+    if (error instanceof RangeError) refuse(`nested too deeply to read (at most ${MAX_DEPTH} levels)`)
+    throw error
+  }
+  if (depthOf(value) > MAX_DEPTH) refuse(`nested more than ${MAX_DEPTH} levels deep`)
+  return {doc, lines, value}
+}
+
+/** How deep lists and mappings nest (without recursion: the input may be hostile). */
+function depthOf(root: unknown): number {
+  let max = 0
+  const stack: [unknown, number][] = [[root, 0]]
+  while (stack.length) {
+    const [v, d] = stack.pop()!
+    if (d > max) max = d
+    if (d > MAX_DEPTH) return d
+    if (v && typeof v === 'object') for (const c of Object.values(v)) stack.push([c, d + 1])
+  }
+  return max
 }
 
 /** Position of the node at `path` (or of its nearest existing parent). */

@@ -15,20 +15,10 @@ import {
 } from '@aws-sdk/client-backup'
 import {CreateDBInstanceCommand, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, RDSClient} from '@aws-sdk/client-rds'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {awsCli, startSandbox, type Sandbox} from './aws-helpers.js'
+import {awsCli, startSandbox, until, type Sandbox} from './aws-helpers.js'
 
 const VAULT = 'clipper-vault'
 const ROLE = 'arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole'
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const t0 = Date.now()
-  for (;;) {
-    const v = await fn()
-    if (ok(v)) return v
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 describe('AWS Backup served by the front (recovery points, backup and restore jobs)', () => {
   let sb: Sandbox

@@ -53,3 +53,14 @@ export async function awsCli(front: AwsFront, args: string[]): Promise<unknown> 
 export function logSince(front: AwsFront, from: number) {
   return front.requestLog.slice(from).map((e) => ({service: e.service, operation: e.operation, mutating: e.mutating, status: e.status}))
 }
+
+/** Poll `fn` until `ok` holds (every 100 ms), or fail after `timeoutMs` with the last value. */
+export async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const t0 = Date.now()
+  for (;;) {
+    const v = await fn()
+    if (ok(v)) return v
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}

@@ -26,6 +26,7 @@ import pg from 'pg'
 import {parse} from 'yaml'
 import {afterAll, beforeAll, describe, expect, test} from 'vitest'
 import {processesMentioning, useSandbox} from '../../../test/helpers/sandbox.js'
+import {until} from './aws-helpers.js'
 
 // The copy schedule's interval for this sandbox (sandbox up --snapshot-copy-interval, by its env var).
 const EVERY_S = 3
@@ -63,16 +64,6 @@ afterAll(() => {
   if (previousInterval === undefined) delete process.env.CLIPPER_OPS_SANDBOX_SNAPSHOT_COPY_INTERVAL
   else process.env.CLIPPER_OPS_SANDBOX_SNAPSHOT_COPY_INTERVAL = previousInterval
 })
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const t0 = Date.now()
-  for (;;) {
-    const v = await fn()
-    if (ok(v)) return v
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 const snapshot = async (rds: RDSClient, id: string): Promise<DBSnapshot> => (await rds.send(new DescribeDBSnapshotsCommand({DBSnapshotIdentifier: id}))).DBSnapshots![0]!
 const snapshotsOf = async (rds: RDSClient): Promise<DBSnapshot[]> => (await rds.send(new DescribeDBSnapshotsCommand({DBInstanceIdentifier: DB}))).DBSnapshots!

@@ -30,6 +30,7 @@ import pg from 'pg'
 import {parse} from 'yaml'
 import {afterAll, beforeAll, describe, expect, test} from 'vitest'
 import {processesMentioning, useSandbox} from '../../../test/helpers/sandbox.js'
+import {until} from './aws-helpers.js'
 import {PostgresFleet} from '../src/postgres/fleet.js'
 import {tempDir, removeDir} from '../../../test/helpers/cli.js'
 
@@ -53,16 +54,6 @@ afterAll(() => {
   rds?.destroy()
   backup?.destroy()
 })
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const t0 = Date.now()
-  for (;;) {
-    const v = await fn()
-    if (ok(v)) return v
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 const instance = async (id: string): Promise<DBInstance> => (await rds.send(new DescribeDBInstancesCommand({DBInstanceIdentifier: id}))).DBInstances![0]!
 

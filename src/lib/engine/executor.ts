@@ -17,7 +17,7 @@ import {parseRunbook} from '../runbook/load.js'
 import {evaluateCondition, resolveDeep, type Contexts} from '../runbook/expressions.js'
 import type {Runbook} from '../runbook/schema.js'
 import {loadKind, stepKinds} from '../steps/registry.js'
-import {changesWorld, type Change, type Reconciled, type StepContext, type StepKind, type StepNeed} from '../steps/types.js'
+import {changesWorld, kindMutates, type Change, type Reconciled, type StepContext, type StepKind, type StepNeed} from '../steps/types.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
 import {Redactor} from '../util/redact.js'
 import {childEnvFor} from '../config/tools.js'
@@ -91,14 +91,7 @@ export async function runbookMutates(rb: Runbook): Promise<boolean> {
     const s = specs.pop()!
     if (s.steps) specs.push(...s.steps)
     if (Array.isArray(s.onFailure)) specs.push(...s.onFailure)
-    if (s.uses) {
-      const kind = await loadKind(s.uses)
-      try {
-        if (kind.mutates(s.with ?? {})) return true
-      } catch {
-        return true
-      }
-    }
+    if (s.uses && kindMutates(await loadKind(s.uses), s.with ?? {})) return true
   }
   return false
 }
@@ -110,18 +103,9 @@ export async function runbookMutates(rb: Runbook): Promise<boolean> {
  */
 export async function reconcileStep(kind: StepKind, ctx: StepContext, inputs: unknown): Promise<Reconciled> {
   if (kind.reconcile) return kind.reconcile(ctx, inputs)
-  if (!kind.mutates(inputs)) return {done: false}
+  if (!kindMutates(kind, inputs)) return {done: false}
   const plan = await kind.plan(ctx, inputs)
   return plan.changes.every((c) => c.action === 'none') ? {done: true, outputs: plan.outputs as Record<string, unknown>, summary: 'already in place'} : {done: false}
-}
-
-/** Whether a step with these inputs changes the world (a kind that cannot tell is taken to). */
-function mutates(kind: StepKind, inputs: unknown): boolean {
-  try {
-    return kind.mutates(inputs)
-  } catch {
-    return true
-  }
 }
 
 export async function startRun(input: RunInput, opts: EngineOptions): Promise<RunOutcome> {
@@ -429,7 +413,7 @@ class RunExecutor {
     })
 
     if (rec.status === 'running' && (await this.reconcile(kind, rec, inputs, title)) === 'done') return
-    if (mutates(kind, inputs)) await this.fence()
+    if (kindMutates(kind, inputs)) await this.fence()
 
     const maxAttempts = spec.retry?.attempts ?? 1
     let delay = parseDuration(spec.retry?.delay ?? '2s') ?? 2000

@@ -13,7 +13,7 @@ import {dirname, join, relative, resolve} from 'node:path'
 import {errorMessage, RunFailedError, UsageError} from '../errors.js'
 import {evaluateCondition, resolveDeep, UNKNOWN, UnknownValueError, type Contexts} from '../runbook/expressions.js'
 import {loadKind} from '../steps/registry.js'
-import type {Change} from '../steps/types.js'
+import {kindMutates, type Change} from '../steps/types.js'
 import {Redactor} from '../util/redact.js'
 import {draftRun, stepContexts, type RunInput} from './draft.js'
 import {readOnlyContext} from './read-context.js'
@@ -130,11 +130,7 @@ export async function planRun(input: PlanInput): Promise<Plan> {
       out.note = `inputs depend on earlier steps' results (${error.message})`
       out.summary = `${kind.description} — exact inputs known at run time`
       out.changes = [{action: 'run', target: rec.id, detail: 'inputs known at run time'}]
-      try {
-        out.mutates = kind.mutates(spec.with ?? {})
-      } catch {
-        out.mutates = true
-      }
+      out.mutates = kindMutates(kind, spec.with ?? {})
       return out
     }
     out.mutates = kind.mutates(inputs)
@@ -195,6 +191,8 @@ export async function planRun(input: PlanInput): Promise<Plan> {
 
   const sum = (xs: PlannedStep[], k: 'estimateMs' | 'worstCaseMs') => xs.filter((s) => s.runs !== false).reduce((a, s) => a + s[k], 0)
   const worstRollback = Math.max(0, ...onFailure.map((f) => sum(f.steps, 'worstCaseMs')))
+  // A step as the plan writes it: masked, but its artifacts' paths as they are (--plan opens them).
+  const written = (st: PlannedStep): PlannedStep => ({...redactor.deep(st), artifacts: st.artifacts})
   const fingerprint = createHash('sha256')
     .update(JSON.stringify(steps.map((s) => [s.id, s.observed ?? null])))
     .digest('hex')
@@ -207,8 +205,8 @@ export async function planRun(input: PlanInput): Promise<Plan> {
     params: redactor.deep(params),
     createdAt: now,
     // A plan is written (table, Markdown, --save-plan): secrets out of titles, changes and reviews.
-    steps: steps.map((st) => ({...redactor.deep(st), artifacts: st.artifacts})),
-    onFailure: onFailure.map((f) => ({for: f.for, steps: f.steps.map((st) => ({...redactor.deep(st), artifacts: st.artifacts}))})),
+    steps: steps.map(written),
+    onFailure: onFailure.map((f) => ({for: f.for, steps: f.steps.map(written)})),
     estimateMs: sum(steps, 'estimateMs'),
     worstCaseMs: sum(steps, 'worstCaseMs'),
     worstCaseWithRollbackMs: sum(steps, 'worstCaseMs') + worstRollback,

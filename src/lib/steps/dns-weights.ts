@@ -48,11 +48,15 @@ type Inputs = z.output<typeof inputs>
 
 const projectionKey = (cfg: DnsConfig) => `route53:${cfg.zoneId}:${cfg.name}:${cfg.type}`
 
-async function livePair(ctx: StepContext, cfg: DnsConfig): Promise<LivePair> {
-  const projected = ctx.projected.get(projectionKey(cfg)) as LivePair | undefined
-  if (projected) return projected
+/** The pair as Route 53 has it now (throttling and 5xx retried). */
+async function readLivePair(ctx: StepContext, cfg: DnsConfig): Promise<LivePair> {
   const client = await route53(ctx.environment, 1)
   return withRetry('ListResourceRecordSets', () => readPair(client, cfg, ctx.signal), {log: ctx.log, signal: ctx.signal})
+}
+
+/** The pair as a plan sees it: where earlier steps' plans leave it, else live. */
+async function livePair(ctx: StepContext, cfg: DnsConfig): Promise<LivePair> {
+  return (ctx.projected.get(projectionKey(cfg)) as LivePair | undefined) ?? readLivePair(ctx, cfg)
 }
 
 /** One update per record whose weight moves. */
@@ -65,9 +69,13 @@ function weightChanges(cfg: DnsConfig, before: Partial<Weights>, after: Partial<
   }))
 }
 
+/** Each role's share of the traffic, e.g. ['90%', '10%'] (weights need not add up to 100). */
+function percents(w: Partial<Weights>): string[] {
+  return shares(ROLES.map((r) => w[r] ?? 0)).map((s) => `${Math.round(s * 1000) / 10}%`)
+}
+
 function fmtWeights(w: Partial<Weights>): string {
-  const vals = ROLES.map((r) => w[r] ?? 0)
-  const pct = shares(vals).map((s) => `${Math.round(s * 1000) / 10}%`)
+  const pct = percents(w)
   return ROLES.map((r, i) => `${r} ${w[r] ?? '-'} (${pct[i]})`).join(', ')
 }
 
@@ -201,17 +209,15 @@ export default defineStep({
     if (last.status === 'running' && !before) return undefined
     const allowed: Partial<Weights>[] = last.status === 'succeeded' ? [last.outputs?.after as Weights] : [last.inputs as Weights, before!]
     const cfg = dnsConfig(ctx.environment)
-    const client = await route53(ctx.environment, 1)
-    const live = liveWeights(await withRetry('ListResourceRecordSets', () => readPair(client, cfg, ctx.signal), {log: ctx.log, signal: ctx.signal}))
+    const live = liveWeights(await readLivePair(ctx, cfg))
     if (allowed.some((w) => ROLES.every((r) => w[r] === live[r]))) return undefined
     return `the weights of ${cfg.name} are ${fmtWeights(live)}, but this run left them at ${allowed.map(fmtWeights).join(' or ')}: someone else changed them since (a rollback, a colleague with the AWS CLI?)`
   },
 
   async readBack(ctx) {
     const cfg = dnsConfig(ctx.environment)
-    const client = await route53(ctx.environment, 1)
-    const weights = liveWeights(await readPair(client, cfg, ctx.signal))
-    const pct = shares(ROLES.map((r) => weights[r] ?? 0)).map((x) => `${Math.round(x * 1000) / 10}%`)
+    const weights = liveWeights(await readLivePair(ctx, cfg))
+    const pct = percents(weights)
     return {
       summary: `Traffic now on ${cfg.name.replace(/\.$/, '')}: ${ROLES.map((r, n) => `${r} ${pct[n]}`).join(', ')} (weights ${ROLES.map((r) => weights[r] ?? '-').join('/')}, read back from Route 53)`,
       data: {record: cfg.name, weights},
@@ -221,8 +227,7 @@ export default defineStep({
   async reconcile(ctx, i) {
     // Read the world: if the weights are as wanted, the batch went through; finish its INSYNC wait.
     const cfg = dnsConfig(ctx.environment)
-    const client = await route53(ctx.environment, 1)
-    const pair = await withRetry('ListResourceRecordSets', () => readPair(client, cfg, ctx.signal), {log: ctx.log, signal: ctx.signal})
+    const pair = await readLivePair(ctx, cfg)
     const live = liveWeights(pair)
     if (live.legacy !== i.legacy || live.kubernetes !== i.kubernetes) return {done: false}
     const changeId = ctx.previous.notes.changeId as string | undefined
@@ -230,7 +235,7 @@ export default defineStep({
     let insyncMs: number | null = null
     if (changeId && i.waitInsync) {
       ctx.log(`weights are already as wanted; waiting for change ${changeId} to be INSYNC`)
-      insyncMs = await waitInsync(client, changeId, {timeoutMs: parseDuration(i.insyncTimeout)!, log: ctx.log, signal: ctx.signal})
+      insyncMs = await waitInsync(await route53(ctx.environment, 1), changeId, {timeoutMs: parseDuration(i.insyncTimeout)!, log: ctx.log, signal: ctx.signal})
     }
     return {
       done: true,

@@ -24,6 +24,15 @@ export function changesWorld(c: Change): boolean {
   return c.action !== 'none' && c.action !== 'check' && c.action !== 'wait' && c.action !== 'ask'
 }
 
+/** Whether a step with these inputs changes the world; a kind that cannot tell (inputs known only at run time) is taken to. */
+export function kindMutates(kind: Pick<StepKind, 'mutates'>, inputs: unknown): boolean {
+  try {
+    return kind.mutates(inputs)
+  } catch {
+    return true
+  }
+}
+
 export interface StepPlan<O = Record<string, unknown>> {
   /** One line for people. */
   summary: string

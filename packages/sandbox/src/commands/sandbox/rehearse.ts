@@ -1,4 +1,3 @@
-import {existsSync, readFileSync} from 'node:fs'
 import {Flags} from '@oclif/core'
 import {SandboxCommand, stateDirFlag} from '../../command.js'
 import {runningSandbox, sandboxDown, sandboxUp} from '../../manager.js'
@@ -8,19 +7,6 @@ const RUNS = [
   {name: 'cutover', command: 'rollout', banner: 'Rollout: Docker Compose → Kubernetes'},
   {name: 'rollback', command: 'rollback', banner: 'Rollback: Kubernetes → Docker Compose'},
 ] as const
-
-/**
- * The notification sink's secrets, for the runs in this process: the sandbox keeps them out of
- * its config (every run copies the config into its state), as an on-call engineer's shell keeps
- * the real ones. Variables already set win.
- */
-function useNotifySecrets(envFile: string | undefined): void {
-  if (!envFile || !existsSync(envFile)) return
-  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
-    const eq = line.indexOf('=')
-    if (eq > 0) process.env[line.slice(0, eq)] ??= line.slice(eq + 1)
-  }
-}
 
 export default class SandboxRehearse extends SandboxCommand<typeof SandboxRehearse> {
   static override summary = 'Rehearse the main job end to end: start the sandbox, roll out to Kubernetes, roll back to Docker Compose, stop the sandbox.'
@@ -51,7 +37,6 @@ Exit codes: 0 both succeeded, 1 one failed (see its report), 2 bad flags, 130 in
       const {info, started} = await sandboxUp(stateRoot, {cliRoot: this.config.root})
       this.note(started ? `Sandbox ready in ${((info.readyMs ?? 0) / 1000).toFixed(1)}s (${info.awsEndpoint}).` : 'Using the running sandbox.')
       for (const w of info.warnings ?? []) process.stderr.write(`Warning: ${w}\n`)
-      useNotifySecrets(info.notify?.envFile)
       for (const run of RUNS) {
         this.note(`\n— ${run.banner} —`)
         const argv = ['--env', 'sandbox', '--yes', '--state-dir', stateRoot, ...(run.command === 'rollout' ? ['--bake', f.bake] : [])]

@@ -36,6 +36,7 @@ export function makeContext(opts: {environment?: Record<string, unknown>; signal
         throw new Error('a test never asks')
       },
     },
+    run: {runbook: 'test', step: () => undefined},
     runDir: dir,
     stateDir: dir,
     log: (line) => logs.push(redactor.text(line)),

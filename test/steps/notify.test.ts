@@ -11,7 +11,7 @@
  * that fails does not fail the rollback and says so; a failed gate sends its evidence and opens
  * the PagerDuty alert; the dry run lists the notifications and sends none.
  */
-import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, test} from 'vitest'
@@ -99,16 +99,14 @@ describe('notify, in process, against the sink', () => {
 
   test("every provider takes its payload, also at the services' limits, with the evidence of the step named", async () => {
     const ctx = context()
-    // The run's state as the engine writes it: a gates step that failed, its evidence noted.
+    // The run as the engine records it: a gates step that failed, its evidence noted.
     const gates = [
       {id: 'public-http', uses: 'gate-http', result: 'fail', summary: 'error rate 60% (6 of 10) is above 0.1%', evidence: {errors: 6}},
       {id: 'alarms', uses: 'gate-cloudwatch-alarms', result: 'no-data', summary: 'stopped', evidence: {}},
     ]
     const error = `1 of 2 gate(s) did not pass: public-http (gate-http) fail: error rate 60% <&> ${'x'.repeat(5000)}`
-    writeFileSync(
-      join(ctx.runDir, 'state.json'),
-      JSON.stringify({runbook: {name: 'cutover'}, steps: [{id: 'shift[50].bake', status: 'failed', error: {message: error}, notes: {gate: {evidence: {gates}}}, outputs: {}}]}),
-    )
+    const bake = {id: 'shift[50].bake', status: 'failed', error: {message: error}, notes: {gate: {evidence: {gates}}}, outputs: {}}
+    ctx.run = {runbook: 'cutover', step: (id) => (id === bake.id ? bake : undefined)}
     const from = since()
     const fields = Object.fromEntries(Array.from({length: 25}, (_, k) => [`Field ${k}`, `value <${k}> & ${'y'.repeat(2500)}`]))
     const r = await notify.run(ctx, inputs({message: `Rollout <stopped> & ${'z'.repeat(5000)}`, severity: 'error', fields, evidenceFrom: 'bake'}))

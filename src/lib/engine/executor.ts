@@ -600,6 +600,7 @@ class RunExecutor {
           return host.confirm({runId: state.id, stepId: rec.id, message, default: o.default ?? false, timeoutMs: o.timeoutMs, signal})
         },
       },
+      run: {runbook: state.runbook.name, step: (id) => this.state.steps.find((s) => s.id === id)},
       runDir: this.journal.dir,
       stateDir: this.opts.stateDir.root,
       log: (line) => {

@@ -135,7 +135,17 @@ export async function planRun(input: PlanInput): Promise<Plan> {
     }
     out.mutates = kind.mutates(inputs)
     if (kind.title && spec.name === undefined) out.title = kind.title(inputs)
-    const ctxStep = readOnlyContext({stepId: rec.id, env, stateDir: input.stateDir, signal, redactor, childEnv: input.childEnv, projected, artifactsDir: artifactsDirFor(rec.id)})
+    const ctxStep = readOnlyContext({
+      stepId: rec.id,
+      runbook: rb.name,
+      env,
+      stateDir: input.stateDir,
+      signal,
+      redactor,
+      childEnv: input.childEnv,
+      projected,
+      artifactsDir: artifactsDirFor(rec.id),
+    })
     try {
       const plan = await kind.plan(ctxStep, inputs)
       out.summary = redactor.text(plan.summary)

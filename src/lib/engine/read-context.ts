@@ -17,6 +17,8 @@ export interface ReadContextOptions {
   childEnv?: NodeJS.ProcessEnv
   projected?: Map<string, unknown>
   artifactsDir?: string
+  /** The runbook being planned (its name, for steps that report it). */
+  runbook?: string
   /** Progress lines (a dry run drops them). */
   log?: (line: string) => void
 }
@@ -37,6 +39,7 @@ export function readOnlyContext(o: ReadContextOptions): StepContext {
         throw new Error('a dry run never asks')
       },
     },
+    run: {runbook: o.runbook ?? '', step: () => undefined}, // nothing has run yet
     runDir: o.stateDir,
     stateDir: o.stateDir,
     log: (line) => o.log?.(redactor.text(line)),

@@ -11,8 +11,6 @@
  * attempt bounded in time, and one that cannot be reached is logged as a warning and recorded as
  * not delivered (outputs.notDelivered) — the step still succeeds. Only an interrupt stops it.
  */
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {z} from 'zod'
 import {duration, type Environment} from '../config/schema.js'
 import {formatDuration, parseDuration} from '../util/duration.js'
@@ -117,21 +115,6 @@ function pagerdutyTarget(cfg: NonNullable<Environment['notify']>['pagerduty'] & 
   return {provider: 'pagerduty', env: cfg.routingKeyEnv, where, url, routingKey: key}
 }
 
-/** What the run's state file says of the run and one of its steps (the redacted copy: fine to send). */
-interface RunFile {
-  runbook?: {name?: string}
-  steps?: {id: string; status?: string; summary?: string; error?: {message?: string}; outputs?: Record<string, unknown>; notes?: Record<string, unknown>}[]
-}
-
-function readRunFile(ctx: StepContext): RunFile {
-  if (ctx.dryRun) return {}
-  try {
-    return JSON.parse(readFileSync(join(ctx.runDir, 'state.json'), 'utf8')) as RunFile
-  } catch {
-    return {}
-  }
-}
-
 interface Evidence {
   step: string
   status?: string
@@ -141,10 +124,10 @@ interface Evidence {
   data?: unknown
 }
 
-function evidenceOf(ctx: StepContext, run: RunFile, ref: string): Evidence {
+function evidenceOf(ctx: StepContext, ref: string): Evidence {
+  // A short id names a sibling in the same group (bake, in shift[50]); a full id names any step.
   const group = ctx.stepId.includes('.') ? ctx.stepId.slice(0, ctx.stepId.lastIndexOf('.')) : undefined
-  const steps = run.steps ?? []
-  const s = steps.find((x) => x.id === ref) ?? (group ? steps.find((x) => x.id === `${group}.${ref}`) : undefined)
+  const s = ctx.run.step(ref) ?? (group ? ctx.run.step(`${group}.${ref}`) : undefined)
   if (!s) return {step: ref, text: 'no result recorded'}
   const gate = (s.notes?.gate as {evidence?: unknown} | undefined)?.evidence
   const data = s.status === 'failed' ? gate : s.outputs
@@ -182,7 +165,7 @@ export interface Notice {
   at: string
 }
 
-function notice(ctx: StepContext, i: Inputs, run: RunFile, now = new Date()): Notice {
+function notice(ctx: StepContext, i: Inputs, now = new Date()): Notice {
   const fields: Notice['fields'] = {}
   for (const [k, v] of Object.entries(i.fields)) if (v !== null && v !== '') fields[k] = v
   let message = i.message
@@ -200,10 +183,10 @@ function notice(ctx: StepContext, i: Inputs, run: RunFile, now = new Date()): No
     message,
     fields,
     details: i.details,
-    evidence: i.evidenceFrom ? evidenceOf(ctx, run, i.evidenceFrom) : undefined,
+    evidence: i.evidenceFrom ? evidenceOf(ctx, i.evidenceFrom) : undefined,
     elapsedMs: ctx.dryRun ? undefined : elapsedMs,
     runId: ctx.runId,
-    runbook: run.runbook?.name,
+    runbook: ctx.run.runbook || undefined,
     environment: ctx.envName,
     // PagerDuty's "affected system": the public name the runbooks move, else the environment.
     source: ctx.environment?.dns?.record.name ?? ctx.envName ?? 'clipper-ops',
@@ -375,7 +358,7 @@ export default defineStep({
 
   async plan(ctx, i) {
     const ts = targets(ctx, i)
-    const n = notice(ctx, i, {})
+    const n = notice(ctx, i)
     const ready = ts.filter((t) => !t.problem)
     const unsent = ts.filter((t) => t.problem)
     const left = i.to.filter((p) => !ts.some((t) => t.provider === p))
@@ -394,7 +377,7 @@ export default defineStep({
 
   async run(ctx, i) {
     const ts = targets(ctx, i)
-    const n = notice(ctx, i, readRunFile(ctx))
+    const n = notice(ctx, i)
     const dedupKey = dedupKeyOf(ctx, i)
     const delivered: Provider[] = []
     const results = await Promise.all(

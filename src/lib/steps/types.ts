@@ -66,6 +66,16 @@ export interface StepResult<O = Record<string, unknown>> {
  */
 export type Reconciled<O = Record<string, unknown>> = {done: true; outputs?: O; summary?: string; changes?: Change[]} | {done: false} | {unknown: string}
 
+/** A step of the run as recorded: its status, result and the facts it noted. */
+export interface RunStepView {
+  id: string
+  status: string
+  summary?: string
+  error?: {message: string; code?: string}
+  outputs?: Record<string, unknown>
+  notes: Record<string, unknown>
+}
+
 export interface PromptApi {
   /** True when a person can be asked (TTY and not --no-input). */
   readonly interactive: boolean
@@ -88,6 +98,11 @@ export interface StepContext {
   dryRun: boolean
   signal: AbortSignal
   prompt: PromptApi
+  /**
+   * The run this step is part of, as its journal records it (redacted: fine to show or send):
+   * its runbook's name and its steps' results — what a notification reports as evidence.
+   */
+  run: {runbook: string; step(id: string): RunStepView | undefined}
   /** Directory of this run's state (for step scratch files). */
   runDir: string
   stateDir: string

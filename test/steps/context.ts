@@ -41,6 +41,7 @@ export function makeContext(opts: {environment?: Record<string, unknown>; signal
     stateDir: dir,
     log: (line) => logs.push(redactor.text(line)),
     fence: async () => undefined, // no lease in step tests: the engine's fencing is tested end to end
+    fenced: (send) => send(undefined),
     note: async (detail) => {
       notes.push(detail)
     },

@@ -36,7 +36,7 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
     expect(out.status).toBe('succeeded')
     expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
     const batches = await shiftBatches(sb, since)
-    expect(batches.map((b) => b.changes!.filter((c) => c.startsWith('CREATE')))).toEqual([
+    expect(batches.map((b) => b.changes!.filter((c) => c.startsWith('CREATE clpr.tv.')))).toEqual([
       ['CREATE clpr.tv. A compose w=50', 'CREATE clpr.tv. A k8s w=50'],
       ['CREATE clpr.tv. A compose w=0', 'CREATE clpr.tv. A k8s w=100'],
     ])
@@ -70,11 +70,38 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
     expect(r.stderr).toMatch(/lock lost: the lock was (removed|taken over)/)
     expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
     // The first run sent its 10% batch and nothing after it; the rollback sent one.
-    const batches = (await shiftBatches(sb, since)).map((b) => b.changes!.filter((c) => c.startsWith('CREATE')))
+    const batches = (await shiftBatches(sb, since)).map((b) => b.changes!.filter((c) => c.startsWith('CREATE clpr.tv.')))
     expect(batches).toEqual([
       ['CREATE clpr.tv. A compose w=90', 'CREATE clpr.tv. A k8s w=10'],
       ['CREATE clpr.tv. A compose w=100', 'CREATE clpr.tv. A k8s w=0'],
     ])
+  })
+
+  test('a lock broken while the change batch is on its way: Route 53 refuses the whole batch (the lease rides in it)', {timeout: 180_000}, async () => {
+    const sb = sandbox()
+    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    const run = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'])
+    await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'rollback-path', run)
+    // From here, change batches are held 2 s at the front: the shift, sent after the run proved
+    // its lease, is on its way when the lock is broken. (The control API: no CLI start-up delay.)
+    const faults = `${sb.status.awsEndpoint}/_sandbox/faults`
+    const rule = {service: 'route53', operation: 'ChangeResourceRecordSets', kind: 'latency', latencyMs: 2000}
+    await fetch(faults, {method: 'POST', body: JSON.stringify(rule), headers: {'content-type': 'application/json'}})
+    const since = new Date(Date.now() - 5000).toISOString()
+    await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'shift[100].weights', run)
+    await waitFor(async () => (await sb.requests(since)).some((e) => e.operation === 'ChangeResourceRecordSets' && e.status === 0), 20_000, 'the shift batch in flight')
+    await fetch(faults, {method: 'DELETE'})
+    // Meanwhile another operator breaks the lock (this batch is not held).
+    const broken = await sb.cli(['runs', 'unlock', 'sandbox', '--force', '--reason', 'test: breaking the lock mid-batch'])
+    expect(broken.code, broken.stderr).toBe(0)
+    const r = await run.done
+    expect(r.code, r.stderr).toBe(130)
+    expect(r.stderr).toMatch(/lock lost: the lock was removed/)
+    expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
+    const refused = (await sb.requests(since)).filter((e) => e.operation === 'ChangeResourceRecordSets' && e.changes?.some((c) => c.includes(' clpr.tv. A ')))
+    expect(refused.length).toBeGreaterThan(0)
+    expect(refused.every((e) => e.status === 400)).toBe(true)
+    expect(refused[0]!.changes).toEqual(expect.arrayContaining(['DELETE _clipper-ops-lock.clpr.tv. TXT', 'CREATE _clipper-ops-lock.clpr.tv. TXT']))
   })
 
   test('resuming a killed rollout after someone else rolled back refuses, and leaves their rollback in place', {timeout: 180_000}, async () => {
@@ -164,6 +191,9 @@ describe('a concurrent edit', () => {
     expect(r.stderr).toContain("someone else's edit?")
     expect(r.stderr).toContain('now legacy 70')
     const show = JSON.parse((await sb.cli(['runs', 'show', run.runId, '--json'])).stdout)
-    expect(show.failure).toMatchObject({stepId: 'shift[100].weights', code: 'CONCURRENT_EDIT', compensated: true})
+    // Not compensated: shifting back would overrule the colleague's edit as well.
+    expect(show.failure).toMatchObject({stepId: 'shift[100].weights', code: 'CONCURRENT_EDIT'})
+    expect(show.failure.compensated).toBeUndefined()
+    expect((await liveWeights(sb)).legacy).toBe(70)
   })
 })

@@ -185,7 +185,7 @@ describe('rollout and rollback in the sandbox', () => {
     expect(resumed.stderr).toContain('Traffic now on clpr.tv: legacy 0%, kubernetes 100%')
   })
 
-  test('throttling and PriorRequestNotComplete on Route 53: the rollout still completes', async () => {
+  test('throttling and PriorRequestNotComplete on Route 53: the rollout still completes', {timeout: 120_000}, async () => {
     const sb = sandbox()
     // A fresh world: the failed stack's errors of the last minute would fail the error-ratio gate.
     expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)

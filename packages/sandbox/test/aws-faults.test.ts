@@ -2,7 +2,7 @@ import {BackupClient, CreateBackupVaultCommand, ListRecoveryPointsByBackupVaultC
 import {CloudWatchClient, ListMetricsCommand} from '@aws-sdk/client-cloudwatch'
 import {EKSClient, ListClustersCommand} from '@aws-sdk/client-eks'
 import {DescribeDBInstancesCommand, RDSClient} from '@aws-sdk/client-rds'
-import {ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, ListHostedZonesCommand, Route53Client} from '@aws-sdk/client-route-53'
+import {ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, ListHostedZonesCommand, ListResourceRecordSetsCommand, Route53Client} from '@aws-sdk/client-route-53'
 import {GetCallerIdentityCommand, STSClient} from '@aws-sdk/client-sts'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {FaultController} from '../src/aws-front/faults.js'
@@ -162,6 +162,46 @@ describe('faults as SDK clients and the AWS CLI see them', () => {
     // Logged with status 0 and the fault.
     await new Promise((r) => setTimeout(r, 20))
     expect(sb.front.requestLog.at(-1)).toMatchObject({service: 'sts', status: 0, fault: 'drop'})
+  })
+
+  it('lostResponse: the batch takes effect, then the connection drops before the answer', async () => {
+    const r53 = new Route53Client({...sb.client, maxAttempts: 1})
+    const set = (value: string) =>
+      new ChangeResourceRecordSetsCommand({
+        HostedZoneId: zoneId,
+        ChangeBatch: {Changes: [{Action: 'UPSERT', ResourceRecordSet: {Name: 'lost.faults.example.com', Type: 'A', TTL: 60, ResourceRecords: [{Value: value}]}}]},
+      })
+    sb.front.faults.add({service: 'route53', operation: 'ChangeResourceRecordSets', kind: 'lostResponse', count: 1})
+    const err = await failure(r53.send(set('10.0.0.7')))
+    expect(err.$metadata?.httpStatusCode).toBeUndefined()
+    expect(`${err.name} ${err.code ?? ''} ${err.message}`).toMatch(/ECONNRESET|socket hang up|EPIPE/i)
+    // The client could not know, but Route 53 applied it: the log keeps the status AWS answered.
+    const live = await r53.send(new ListResourceRecordSetsCommand({HostedZoneId: zoneId, StartRecordName: 'lost.faults.example.com', StartRecordType: 'A', MaxItems: 1}))
+    expect(live.ResourceRecordSets?.[0]?.ResourceRecords).toEqual([{Value: '10.0.0.7'}])
+    expect(sb.front.requestLog.findLast((e) => e.operation === 'ChangeResourceRecordSets')).toMatchObject({status: 200, fault: 'lostResponse'})
+  })
+
+  it('lateResponse: the change is live while its answer is still held back', async () => {
+    const r53 = new Route53Client(sb.client)
+    sb.front.faults.add({service: 'route53', operation: 'ChangeResourceRecordSets', kind: 'lateResponse', latencyMs: 800, count: 1})
+    const t0 = performance.now()
+    const answer = r53.send(
+      new ChangeResourceRecordSetsCommand({
+        HostedZoneId: zoneId,
+        ChangeBatch: {Changes: [{Action: 'UPSERT', ResourceRecordSet: {Name: 'late.faults.example.com', Type: 'A', TTL: 60, ResourceRecords: [{Value: '10.0.0.8'}]}}]},
+      }),
+    )
+    let seenAt: number | undefined
+    while (seenAt === undefined && performance.now() - t0 < 5000) {
+      const live = await r53.send(new ListResourceRecordSetsCommand({HostedZoneId: zoneId, StartRecordName: 'late.faults.example.com', StartRecordType: 'A', MaxItems: 1}))
+      if (live.ResourceRecordSets?.[0]?.Name === 'late.faults.example.com.') seenAt = performance.now()
+    }
+    const out = await answer
+    const answeredAt = performance.now()
+    expect(out.ChangeInfo?.Status).toBe('PENDING')
+    expect(seenAt).toBeDefined()
+    expect(seenAt!).toBeLessThan(answeredAt)
+    expect(sb.front.requestLog.findLast((e) => e.operation === 'ChangeResourceRecordSets')).toMatchObject({status: 200, fault: 'lateResponse:800ms'})
   })
 
   it('the AWS CLI retries an injected Route 53 throttle too', async () => {

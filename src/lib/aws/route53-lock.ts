@@ -7,7 +7,7 @@
  */
 import type {ResourceRecordSet} from '@aws-sdk/client-route-53'
 import type {Environment} from '../config/schema.js'
-import type {LockBackend, LockInfo} from '../engine/lock.js'
+import type {LeaseInBatch, LockBackend, LockInfo} from '../engine/lock.js'
 import {dnsConfig, fqdn, route53, withRetry, type DnsConfig} from './route53.js'
 
 const PREFIX = 'cops1:'
@@ -95,6 +95,18 @@ export class Route53LockBackend implements LockBackend {
     ])
     if (ok) this.stored.set(next, rr)
     return ok
+  }
+
+  inBatch(expected: LockInfo, next: LockInfo): LeaseInBatch {
+    const rr = this.record(next)
+    this.stored.set(next, rr)
+    return {
+      zoneId: this.cfg.zoneId,
+      changes: [
+        {Action: 'DELETE', ResourceRecordSet: this.record(expected)},
+        {Action: 'CREATE', ResourceRecordSet: rr},
+      ],
+    }
   }
 
   async remove(expected: LockInfo): Promise<boolean> {

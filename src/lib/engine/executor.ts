@@ -26,7 +26,7 @@ import {audit} from './audit.js'
 import {baseContexts, draftRun, stepContexts, type RunInput} from './draft.js'
 import type {AgendaItem, AgendaStep, EngineEvent, EngineHost} from './events.js'
 import {compensationFor, skipNote, specAt, stepTitle} from './expand.js'
-import {acquireLock, LockLostError, lockTtlMs, type HeldLock, type LockBackend} from './lock.js'
+import {acquireLock, LockLostError, lockTtlMs, type HeldLock, type LeaseInBatch, type LockBackend} from './lock.js'
 import {lockBackendForEnvironment} from './lock-backends.js'
 import type {Environment} from '../config/schema.js'
 import {sleep} from '../util/sleep.js'
@@ -305,6 +305,36 @@ class RunExecutor {
   }
 
   /**
+   * Between two changes of a live run, too: a shift begins from where the previous one left the
+   * world. Someone who moved it meanwhile (a colleague's rollback during the bake) is not
+   * overruled; the run stops, nothing compensated, and says what it found.
+   */
+  private async refuseIfMovedSinceLastStep(kind: StepKind, rec: StepRecord, title: string): Promise<void> {
+    const earlier = this.state.steps.filter((r) => r.kind === rec.kind && r.id !== rec.id && !r.compensationFor && r.status === 'succeeded')
+    if (!kind.checkUnmoved || earlier.length === 0) return
+    let what: string | undefined
+    for (let attempt = 1; ; attempt++) {
+      try {
+        what = await kind.checkUnmoved(this.stepContext(rec, this.abort.signal), earlier)
+        break
+      } catch (error) {
+        if (this.abort.signal.aborted) throw this.interrupted()
+        // Acting without having compared is what this check exists to prevent.
+        if (attempt >= 3) what = `the world could not be read to compare (${rec.kind}: ${errorMessage(error)})`
+        if (attempt >= 3) break
+        await sleep(1000, this.abort.signal).catch(() => undefined)
+      }
+    }
+    if (what) {
+      throw new WorldMovedError(
+        this.redactor.text(
+          `Stopped before "${title}": the world is not where this run left it — ${what}. Nothing was changed, nothing rolled back. See who acted with "clipper-ops audit --env ${this.state.environment ?? ''}".`,
+        ),
+      )
+    }
+  }
+
+  /**
    * What this attempt walks through: the steps in order, a group's members together. A run
    * stopped during compensation resumes with just the compensating steps left to do.
    */
@@ -413,7 +443,10 @@ class RunExecutor {
     })
 
     if (rec.status === 'running' && (await this.reconcile(kind, rec, inputs, title)) === 'done') return
-    if (kindMutates(kind, inputs)) await this.fence()
+    if (kindMutates(kind, inputs)) {
+      if (!rec.compensationFor) await this.refuseIfMovedSinceLastStep(kind, rec, title)
+      await this.fence()
+    }
 
     const maxAttempts = spec.retry?.attempts ?? 1
     let delay = parseDuration(spec.retry?.delay ?? '2s') ?? 2000
@@ -536,6 +569,21 @@ class RunExecutor {
     }
   }
 
+  /** A change sent holding the lease (HeldLock.fenced); a lost lease stops the run as fence() does. */
+  private async fenced<T>(send: (lease: LeaseInBatch | undefined) => Promise<T>): Promise<T> {
+    if (!this.heldLock) return send(undefined)
+    await this.fence()
+    try {
+      return await this.heldLock.fenced(send)
+    } catch (error) {
+      if (error instanceof LockLostError) {
+        this.stop(error.message)
+        throw this.interrupted()
+      }
+      throw error
+    }
+  }
+
   /** A step paused the run ("no" at an approval): it stops here, resumable, and nothing is compensated. */
   private pause(rec: StepRecord, title: string, error: RunPausedError): never {
     const reason = this.redactor.text(error.message)
@@ -559,7 +607,9 @@ class RunExecutor {
       return
     }
     this.failure ??= {stepId: rec.id, message, code}
-    const comp = rec.compensationFor ? [] : compensationFor(this.rb, rec, stepContexts(this.base, this.rb, this.state.steps, rec))
+    // Someone else's concurrent edit made the step fail: compensating would overrule them too.
+    const overrules = error instanceof OpsError && error.code === 'CONCURRENT_EDIT'
+    const comp = rec.compensationFor || overrules ? [] : compensationFor(this.rb, rec, stepContexts(this.base, this.rb, this.state.steps, rec))
     if (comp.length) this.journal.append({type: 'steps.added', steps: comp})
     this.emit({
       type: 'step.failed',
@@ -609,6 +659,7 @@ class RunExecutor {
         appendFileSync(logFile, `${new Date().toISOString()} [${rec.id}] ${clean}\n`, {mode: 0o600})
       },
       fence: () => this.fence(),
+      fenced: (send) => this.fenced(send),
       note: async (detail) => {
         this.journal.append({type: 'step.note', stepId: rec.id, detail: this.redactor.deep(detail)})
       },

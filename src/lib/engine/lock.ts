@@ -36,6 +36,20 @@ export interface LockBackend {
   replace(expected: LockInfo, next: LockInfo): Promise<boolean>
   /** Remove `expected` only if it is still the live lock. */
   remove(expected: LockInfo): Promise<boolean>
+  /**
+   * Where the lock lives beside what a step changes (Route 53: the same hosted zone), the changes
+   * that replace `expected` by `next`, for the step to send in its own batch: the change and the
+   * lease's renewal then succeed or fail together.
+   */
+  inBatch?(expected: LockInfo, next: LockInfo): LeaseInBatch
+}
+
+/** A lease renewal that rides in a step's own change batch (see LockBackend.inBatch). */
+export interface LeaseInBatch {
+  /** The Route 53 hosted zone both live in. */
+  zoneId: string
+  /** Route 53 changes (DELETE the lock as we hold it, CREATE it renewed), to add to the batch. */
+  changes: unknown[]
 }
 
 export class LockHeldError extends OpsError {
@@ -174,6 +188,7 @@ export class FileLockBackend implements LockBackend {
 export class HeldLock {
   private timer: NodeJS.Timeout | undefined
   private lostReason: string | undefined
+  private queue: Promise<unknown> = Promise.resolve()
 
   constructor(
     private readonly backend: LockBackend,
@@ -193,18 +208,49 @@ export class HeldLock {
   }
 
   async renew(): Promise<void> {
-    if (this.lostReason) return
-    const now = new Date()
-    const next = {...this.info, renewedAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.ttlMs).toISOString()}
-    try {
-      if (await this.backend.replace(this.info, next)) this.info = next
-      else {
-        const live = await this.backend.read(this.info.scope)
-        this.lose(live ? `the lock was taken over: ${describeLock(live)}` : 'the lock was removed (runs unlock --force?)')
+    return this.exclusive(async () => {
+      if (this.lostReason) return
+      const next = this.renewed()
+      try {
+        if (await this.backend.replace(this.info, next)) this.info = next
+        else {
+          const live = await this.backend.read(this.info.scope)
+          // Still ours, written by one of our own batches whose answer we did not see: adopt it.
+          if (live && live.token === this.info.token) this.info = live
+          else this.lose(live ? `the lock was taken over: ${describeLock(live)}` : 'the lock was removed (runs unlock --force?)')
+        }
+      } catch {
+        // A failed renewal is retried at the next beat; the lock only dies at expiry.
       }
-    } catch {
-      // A failed renewal is retried at the next beat; the lock only dies at expiry.
-    }
+    })
+  }
+
+  private renewed(): LockInfo {
+    const now = new Date()
+    return {...this.info, renewedAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.ttlMs).toISOString()}
+  }
+
+  /** Renewals and fenced changes one at a time: each replaces the lock as the previous left it. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn)
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  /**
+   * A change made holding the lease, right after verify(): where the backend can (Route 53), the
+   * lease is renewed in the change's own batch — a lease broken since the check makes the whole
+   * batch fail, so no change goes out after the lease was lost, however short the window.
+   */
+  async fenced<T>(send: (lease: LeaseInBatch | undefined) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      if (this.lostReason) throw new LockLostError(this.lostReason)
+      const next = this.renewed()
+      const lease = this.backend.inBatch?.(this.info, next)
+      const result = await send(lease)
+      if (lease) this.info = next
+      return result
+    })
   }
 
   /**

@@ -45,6 +45,7 @@ export function readOnlyContext(o: ReadContextOptions): StepContext {
     log: (line) => o.log?.(redactor.text(line)),
     note: async () => undefined,
     fence: async () => undefined, // a dry run changes nothing
+    fenced: (send) => send(undefined),
     previous: {notes: {}, attempts: 0},
     remainingMs: () => undefined,
     secret: (v) => redactor.add(v),

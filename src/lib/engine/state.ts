@@ -271,6 +271,8 @@ export function atomicWriteFile(file: string, text: string): void {
   fsyncDir(join(file, '..'))
 }
 
+const MAX_JOURNAL_LINE = 16 * 1024 * 1024
+
 /** Read a journal, ignoring a last line cut short by a crash. */
 export function readJournal(file: string): JournalEntry[] {
   if (!existsSync(file)) return []
@@ -279,6 +281,8 @@ export function readJournal(file: string): JournalEntry[] {
   for (const [i, line] of lines.entries()) {
     if (!line.trim()) continue
     try {
+      // No entry clipper-ops writes comes near this: a line that long was not written by it.
+      if (line.length > MAX_JOURNAL_LINE) throw new Error(`the line is ${(line.length / 1024 / 1024).toFixed(1)} MB, longer than any entry clipper-ops writes`)
       out.push(JSON.parse(line) as JournalEntry)
     } catch (error) {
       if (i >= lines.length - 2) break // a torn final write
@@ -363,6 +367,13 @@ export class StateDir {
   }
 }
 
+/**
+ * The chaos campaign's kill point (npm run chaos): with CLIPPER_OPS_CHAOS_KILL_AT=<seq>, the
+ * process SIGKILLs itself right after that journal entry is durable and before state.json has
+ * caught up — the moment that tests a resume hardest. Unset, it costs one comparison.
+ */
+const CHAOS_KILL_AT = Number(process.env.CLIPPER_OPS_CHAOS_KILL_AT) || undefined
+
 /** The writer for one run, held by the process that runs it. */
 export class RunJournal {
   private fd: number | undefined
@@ -398,6 +409,7 @@ export class RunJournal {
     this.fd ??= openSync(join(this.dir, 'journal.jsonl'), 'a', 0o600)
     writeSync(this.fd, `${JSON.stringify(entry)}\n`)
     fsyncSync(this.fd)
+    if (entry.seq === CHAOS_KILL_AT) process.kill(process.pid, 'SIGKILL')
     this.state = applyEvent(this.state, entry)
     writeFileDurably(join(this.dir, 'state.json'), `${JSON.stringify(this.state, null, 2)}\n`)
     for (const fn of this.listeners) fn(entry)

@@ -164,23 +164,36 @@ export default defineStep({
     await ctx.note({before})
     const made = weightChanges(cfg, before, want)
     let changeId: string
-    await ctx.fence() // the lease is still ours, right before the batch goes out
     const submittedAt = Date.now()
     try {
-      const r = await submitChanges(client, cfg, changes, i.comment ?? `clipper-ops ${ctx.runId} ${ctx.stepId}`, {log: ctx.log, signal: ctx.signal})
+      // The lease rides in the same batch where it lives in this zone: lost meanwhile, nothing changes.
+      const r = await ctx.fenced((lease) =>
+        submitChanges(
+          client,
+          cfg,
+          lease?.zoneId === cfg.zoneId ? [...changes, ...(lease.changes as typeof changes)] : changes,
+          i.comment ?? `clipper-ops ${ctx.runId} ${ctx.stepId}`,
+          {
+            log: ctx.log,
+            signal: ctx.signal,
+          },
+        ),
+      )
       changeId = r.changeId
     } catch (error) {
       if ((error as {name?: string}).name !== 'InvalidChangeBatch') throw error
-      // The DELETE did not match: the records changed since we read them. Maybe it was our own
-      // request (a retry after a lost answer); otherwise it was someone else, and we stop.
+      // A DELETE did not match: the records or the lock changed since we read them. Maybe it was
+      // our own request (a retry after a lost answer); a lost lease stops the run here; otherwise
+      // it was someone else's edit, and we stop.
       const now = await readPair(client, cfg, ctx.signal)
       const live = liveWeights(now)
       if (live.legacy === want.legacy && live.kubernetes === want.kubernetes) {
         ctx.log('Route 53 refused the batch because the records are already as wanted (an earlier attempt went through)')
         return {summary: `${fmtWeights(before)} → ${fmtWeights(want)} (an earlier attempt's batch)`, outputs: {before, after: want, ttlSeconds: ttl, changeId: null}, changes: made}
       }
+      await ctx.fence()
       throw new RunFailedError(
-        `Route 53 refused the change batch: ${(error as Error).message}. The records changed since they were read (someone else's edit?): now ${fmtWeights(live)}. Nothing was changed by this step; check "clipper-ops dns status" before going on.`,
+        `Route 53 refused the change batch: ${(error as Error).message}. The records changed since they were read (someone else's edit?): now ${fmtWeights(live)}. Nothing was changed by this step, and nothing is rolled back over their change; check "clipper-ops dns status" and "clipper-ops audit" before going on.`,
         {code: 'CONCURRENT_EDIT'},
       )
     }

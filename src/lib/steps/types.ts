@@ -8,6 +8,7 @@
  */
 import type {z} from 'zod'
 import type {Environment} from '../config/schema.js'
+import type {LeaseInBatch} from '../engine/lock.js'
 
 /** One change a step would make (dry run) or made (run). */
 export interface Change {
@@ -113,6 +114,12 @@ export interface StepContext {
    * step that changes the world). Throws when it does not: the run stops without acting.
    */
   fence(): Promise<void>
+  /**
+   * Send a change holding the lease: proved right before, and — where the lock lives beside the
+   * change (Route 53, same zone) — `lease` holds the changes that renew it, to send in the same
+   * batch, so a lease lost meanwhile makes the batch fail whole. Without a lock, `lease` is undefined.
+   */
+  fenced<T>(send: (lease: LeaseInBatch | undefined) => Promise<T>): Promise<T>
   /** Record a fact in the journal now (e.g. a change id, a child pid) so a resume can use it. */
   note(detail: Record<string, unknown>): Promise<void>
   /** Details noted by an earlier, interrupted attempt of this step (empty on a first attempt). */

@@ -5,7 +5,7 @@
 import {randomUUID} from 'node:crypto'
 import {canonicalService} from './operation.js'
 
-export const FAULT_KINDS = ['throttle', 'priorRequestNotComplete', 'http500', 'http503', 'latency', 'drop'] as const
+export const FAULT_KINDS = ['throttle', 'priorRequestNotComplete', 'http500', 'http503', 'latency', 'drop', 'lostResponse', 'lateResponse'] as const
 export type FaultKind = (typeof FAULT_KINDS)[number]
 
 export interface FaultRule {
@@ -18,7 +18,10 @@ export interface FaultRule {
   count?: number
   /** Fire on each matching request with this probability (0..1); combined with count, at most count times. */
   probability?: number
-  /** For kind 'latency': the delay added before the request is forwarded. */
+  /**
+   * For kind 'latency': the delay added before the request is forwarded. For 'lateResponse': how
+   * long AWS's answer is held after the request took effect.
+   */
   latencyMs?: number
 }
 
@@ -104,14 +107,23 @@ export function validateFaultRule(input: unknown): FaultRule {
     if (typeof r.probability !== 'number' || !(r.probability >= 0 && r.probability <= 1)) throw new Error('fault probability must be between 0 and 1')
     rule.probability = r.probability
   }
-  if (kind === 'latency') {
-    if (typeof r.latencyMs !== 'number' || !(r.latencyMs >= 0)) throw new Error('a latency fault needs latencyMs (a number of milliseconds, 0 or more)')
+  if (kind === 'latency' || kind === 'lateResponse') {
+    if (typeof r.latencyMs !== 'number' || !(r.latencyMs >= 0)) throw new Error(`a ${kind} fault needs latencyMs (a number of milliseconds, 0 or more)`)
     rule.latencyMs = r.latencyMs
   }
   return rule
 }
 
+/**
+ * Faults that let the request take effect and then spoil the answer: the connection reset after
+ * AWS accepted (lostResponse: the client cannot know whether its change went through), or the
+ * answer held back (lateResponse: a window in which the change is made and the client not told).
+ */
+export function spoilsAnswer(kind: FaultKind): boolean {
+  return kind === 'lostResponse' || kind === 'lateResponse'
+}
+
 /** How a fault is named in the request log. */
 export function faultLabel(f: FaultRule): string {
-  return f.kind === 'latency' ? `latency:${f.latencyMs}ms` : f.kind
+  return f.kind === 'latency' || f.kind === 'lateResponse' ? `${f.kind}:${f.latencyMs}ms` : f.kind
 }

@@ -12,7 +12,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {BackupService, type SeedRecoveryPointOptions} from './backup.js'
 import {EksExtras, type NodegroupHealth} from './eks-extras.js'
 import {awsError, internalError, renderError, serviceUnavailableError, throttlingError, type HttpAnswer} from './wire-errors.js'
-import {FaultController, faultLabel, validateFaultRule, type FaultRule} from './faults.js'
+import {FaultController, faultLabel, spoilsAnswer, validateFaultRule, type ActiveFault, type FaultRule} from './faults.js'
 import {healthCheckStatus} from './health-checks.js'
 import {MotoClients} from './moto-clients.js'
 import {translateResourceIdFilter, uniqueDbiResourceIds} from './rds-ids.js'
@@ -104,7 +104,8 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
     if (fired.length) entry.fault = fired.map(faultLabel).join(',')
     for (const f of fired) if (f.kind === 'latency') await sleep(f.latencyMs ?? 0)
     const answering = fired.find((f) => f.kind !== 'latency')
-    if (answering) {
+    if (answering && spoilsAnswer(answering.kind)) spoilAnswer(req, res, answering, finish)
+    else if (answering) {
       if (answering.kind === 'drop') {
         // No answer at all: the client sees the connection reset.
         req.socket.destroy()
@@ -364,6 +365,34 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
       await log.close()
     },
   }
+}
+
+/**
+ * The request goes on to AWS and takes effect; its answer is then lost (the connection reset) or
+ * held back. The log keeps the status AWS answered, so a batch that was applied still counts.
+ */
+function spoilAnswer(req: IncomingMessage, res: ServerResponse, fault: ActiveFault, finish: (status: number) => void): void {
+  const parts: {head?: unknown[]; chunks: unknown[]} = {chunks: []}
+  const writeHead = res.writeHead.bind(res)
+  const write = res.write.bind(res)
+  const end = res.end.bind(res)
+  res.writeHead = ((...a: unknown[]) => ((parts.head = a), res)) as typeof res.writeHead
+  res.write = ((chunk: unknown) => (parts.chunks.push(chunk), true)) as typeof res.write
+  res.end = ((chunk?: unknown) => {
+    if (chunk !== undefined && typeof chunk !== 'function') parts.chunks.push(chunk)
+    const status = typeof parts.head?.[0] === 'number' ? parts.head[0] : res.statusCode
+    if (fault.kind === 'lostResponse') {
+      finish(status)
+      req.socket.destroy()
+      return res
+    }
+    setTimeout(() => {
+      if (parts.head) (writeHead as (...a: unknown[]) => void)(...parts.head)
+      for (const c of parts.chunks) write(c as Buffer)
+      end()
+    }, fault.latencyMs ?? 0)
+    return res
+  }) as typeof res.end
 }
 
 function faultAnswer(kind: FaultRule['kind'], info: OperationInfo, req: IncomingMessage): HttpAnswer {

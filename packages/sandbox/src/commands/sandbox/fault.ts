@@ -10,6 +10,7 @@ const API_KINDS = {
   http500: 'http500',
   http503: 'http503',
   drop: 'drop',
+  'lost-response': 'lostResponse',
 } as const
 
 export default class SandboxFault extends SandboxCommand<typeof SandboxFault> {
@@ -43,6 +44,8 @@ Notifications (--notify slack|pagerduty|webhook, or * for all): the sink answers
     http500: Flags.integer({summary: 'With --api or --notify: answer the next N with HTTP 500.', min: 1}),
     http503: Flags.integer({summary: 'With --api or --notify: answer the next N with HTTP 503.', min: 1}),
     drop: Flags.integer({summary: 'With --api or --notify: drop the connection of the next N.', min: 1}),
+    'lost-response': Flags.integer({summary: 'With --api: let the next N take effect in AWS, then drop the connection before the answer.', min: 1}),
+    'late-response': Flags.string({summary: 'With --api: let requests take effect in AWS, then hold the answer this long, e.g. 2s.'}),
     probability: Flags.string({summary: 'With --api or --notify: instead of a count, hit each request with this probability until cleared.'}),
     deployment: Flags.string({summary: 'A Kubernetes deployment as namespace/name.'}),
     'crash-loop': Flags.boolean({summary: 'With --deployment: its pods crash-loop.'}),
@@ -119,8 +122,8 @@ Notifications (--notify slack|pagerduty|webhook, or * for all): the sink answers
       return r
     }
     if (f.notify) {
-      if (f['prior-request-not-complete'] !== undefined)
-        throw new SandboxUsageError('--prior-request-not-complete is a Route 53 answer; --notify takes --throttle, --http500, --http503, --drop or --latency.', {code: 'BAD_FAULT'})
+      const awsOnly = (['prior-request-not-complete', 'lost-response', 'late-response'] as const).find((k) => f[k] !== undefined)
+      if (awsOnly) throw new SandboxUsageError(`--${awsOnly} is an AWS API fault; --notify takes --throttle, --http500, --http503, --drop or --latency.`, {code: 'BAD_FAULT'})
       const rule = {provider: f.notify, ...this.faultKind('--notify')}
       const r = await controlCall<{id: string}>(info, '/notify/faults', rule)
       if (!this.jsonEnabled()) this.log(`Fault ${r.id} in place: ${JSON.stringify(rule)}`)
@@ -143,10 +146,14 @@ Notifications (--notify slack|pagerduty|webhook, or * for all): the sink answers
     if (given.length === 1) {
       rule.kind = API_KINDS[given[0]!]
       if (f.probability === undefined) rule.count = f[given[0]!]
+    } else if (f['late-response'] !== undefined) {
+      if (f.latency !== undefined) throw new SandboxUsageError('Give --late-response D or --latency D, not both.', {code: 'BAD_FAULT'})
+      rule.kind = 'lateResponse'
+      rule.latencyMs = this.duration(f['late-response'], '--late-response')
     } else if (f.latency !== undefined) rule.kind = 'latency'
     else
       throw new SandboxUsageError(
-        `${target} needs a fault: --throttle N, ${target === '--api' ? '--prior-request-not-complete N, ' : ''}--http500 N, --http503 N, --drop N or --latency D.`,
+        `${target} needs a fault: --throttle N, ${target === '--api' ? '--prior-request-not-complete N, --lost-response N, --late-response D, ' : ''}--http500 N, --http503 N, --drop N or --latency D.`,
         {code: 'BAD_FAULT'},
       )
     if (f.latency !== undefined) rule.latencyMs = this.duration(f.latency)
@@ -158,10 +165,10 @@ Notifications (--notify slack|pagerduty|webhook, or * for all): the sink answers
     return rule
   }
 
-  private duration(v: string): number {
+  private duration(v: string, flag = '--latency'): number {
     const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v.trim())
     const ms = m ? Math.round(Number(m[1]) * {ms: 1, s: 1000, m: 60_000}[m[2] as 'ms' | 's' | 'm']) : undefined
-    if (ms === undefined) throw new SandboxUsageError(`--latency ${v}: expected a duration such as 300ms or 2s.`, {code: 'BAD_FAULT'})
+    if (ms === undefined) throw new SandboxUsageError(`${flag} ${v}: expected a duration such as 300ms or 2s.`, {code: 'BAD_FAULT'})
     return ms
   }
 }

@@ -1,0 +1,24 @@
+/**
+ * A fixed-seed slice of the chaos campaign (about a minute): the issue's regressions (a broken
+ * lock, a stale resume, a secret that is a word of the paths) and a seeded mix of kills, faults
+ * and malformed input, each checked against the invariants. The full campaign: npm run chaos.
+ */
+import {describe, expect, test} from 'vitest'
+import {useSandbox} from '../helpers/sandbox.js'
+import {Harness, runCampaign} from './campaign.js'
+
+const sandbox = useSandbox({ttl: 1, changeDelayMs: 200})
+const SEED = Number(process.env.CHAOS_SEED ?? 20261202)
+const SCENARIOS = Number(process.env.CHAOS_SCENARIOS ?? 10)
+const FULL = process.env.CHAOS_FULL === '1'
+const ONLY = process.env.CHAOS_ONLY ? process.env.CHAOS_ONLY.split(',').map(Number) : undefined
+
+describe('chaos campaign', () => {
+  test(`seed ${SEED}, ${SCENARIOS} scenarios${FULL ? ' and the kill sweep' : ''}: no invariant violated`, {timeout: FULL ? 4 * 3600_000 : 300_000}, async () => {
+    const h = new Harness(sandbox())
+    const {results, table} = await runCampaign(h, {seed: SEED, scenarios: SCENARIOS, sweep: FULL, only: ONLY, log: (l) => process.stderr.write(`${l}\n`)})
+    process.stderr.write(`\n${table}\nReplay: npm run chaos -- --seed ${SEED} --scenarios ${SCENARIOS}${FULL ? '' : ' --no-sweep'} --only N\n`)
+    const violations = results.flatMap((r) => r.violations.map((v) => `#${r.n} ${r.label}: ${v}`))
+    expect(violations).toEqual([])
+  })
+})

@@ -63,7 +63,7 @@ export function useSandbox(opts: {ttl?: number; changeDelayMs?: number} = {}): (
     const stateDir = join(cwd, '.clipper-ops')
     const run = (args: string[], o: CliOptions = {}) => cli([...args, '--state-dir', stateDir], {cwd, ...o})
     const up = await run(['sandbox', 'up', '--ttl', String(opts.ttl ?? 1), '--change-delay', String(opts.changeDelayMs ?? 500), '--json'])
-    if (up.code !== 0) throw new Error(`sandbox up failed (${up.code}): ${up.stderr}`)
+    if (up.code !== 0) throw new Error(`sandbox up failed (${up.code}): ${up.stderr}${up.stdout}`)
     const status = JSON.parse(up.stdout) as SandboxStatus
     const toolEnv = () => {
       const cfg = parse(readFileSync(status.config, 'utf8'))
@@ -85,7 +85,7 @@ export function useSandbox(opts: {ttl?: number; changeDelayMs?: number} = {}): (
         return ((await r.json()) as {requests: never[]}).requests
       },
     }
-  }, 60_000)
+  }, 120_000) // a loaded two-core machine takes up to half a minute to start one
   afterAll(async () => {
     if (cwd) {
       await cli(['sandbox', 'down', '--state-dir', join(cwd, '.clipper-ops')], {cwd})

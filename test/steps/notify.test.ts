@@ -18,6 +18,7 @@ import {afterAll, beforeAll, describe, expect, test} from 'vitest'
 import {NOTIFY_ENV, startWebhookSink, type Delivery, type WebhookSink} from '../../packages/sandbox/src/webhook-sink.js'
 import notify from '../../src/lib/steps/notify.js'
 import {readJournal, waitFor, waitForJournal} from '../helpers/cli.js'
+import {WorldView} from '../chaos/world.js'
 import {useSandbox} from '../helpers/sandbox.js'
 import {startRunInBackground} from '../helpers/traffic.js'
 import {makeContext, type TestContext} from './context.js'
@@ -373,6 +374,31 @@ describe('notify in rollout and rollback, on the sandbox', {timeout: 180_000}, (
     const show = JSON.parse((await sb.cli(['runs', 'show', 'latest', '--json'])).stdout)
     expect(show.status).toBe('succeeded')
     expect(show.steps.find((s: {id: string}) => s.id === 'notify-finished').outputs).toMatchObject({delivered: [], notDelivered: ['slack', 'pagerduty', 'webhook']})
+    expectNoSecretWritten(sb.stateDir, back.stdout + back.stderr, {runs: true})
+  })
+
+  test('a rollback that fails pages at once, critical, with what failed and what to do next', async () => {
+    const sb = sandbox()
+    const before = readDeliveries(info.deliveries).length
+    await new WorldView(sb).setWeights({legacy: 0, kubernetes: 100}) // as if a rollout had finished
+    // Once the run holds its lock, Route 53 answers every change batch with HTTP 500: the shift
+    // to legacy cannot be made.
+    const run = await startRunInBackground(sb, ['rollback', '--env', 'sandbox'], secrets)
+    await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'compose-up', run)
+    const rule = {service: 'route53', operation: 'ChangeResourceRecordSets', kind: 'http500'}
+    await fetch(`${sb.status.awsEndpoint}/_sandbox/faults`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(rule)})
+    const back = await run.done
+    await sb.cli(['sandbox', 'fault', '--clear'])
+    expect(back.code, back.stderr).toBe(1)
+    const got = deliveriesSince(before)
+    const pd = got.find((d) => d.provider === 'pagerduty' && JSON.stringify(d.body).includes('rollback.failed'))!.body as any
+    expectPagerDutyShape(pd, secrets[NOTIFY_ENV.pagerduty]!, 'trigger', 'clipper-ops/sandbox/traffic')
+    expect(pd.payload).toMatchObject({severity: 'critical', class: 'rollback.failed'})
+    expect(pd.payload.summary).toBe('Rollback of clpr.tv to Docker Compose on sandbox FAILED at "All traffic to legacy (one change batch)"; traffic is not confirmed on legacy')
+    expect(pd.payload.custom_details.evidence).toMatchObject({step: 'weights', status: 'failed'})
+    const slack = got.find((d) => d.provider === 'slack' && JSON.stringify(d.body).includes('rollback.failed'))!.body as any
+    expectSlackShape(slack)
+    expect(JSON.stringify(slack.blocks)).toContain('clipper-ops rollback --env sandbox again')
     expectNoSecretWritten(sb.stateDir, back.stdout + back.stderr, {runs: true})
   })
 

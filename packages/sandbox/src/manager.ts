@@ -89,7 +89,7 @@ export async function sandboxUp(stateDir: string, o: UpOptions = {}): Promise<{i
   const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', log, log], env: {...process.env, NODE_OPTIONS: ''}})
   closeSync(log)
   child.unref()
-  const until = Date.now() + (o.timeoutMs ?? 30_000)
+  const until = Date.now() + (o.timeoutMs ?? 90_000)
   let exited: number | null = null
   child.on('exit', (code) => (exited = code ?? -1))
   while (Date.now() < until) {
@@ -102,7 +102,7 @@ export async function sandboxUp(stateDir: string, o: UpOptions = {}): Promise<{i
     await new Promise((r) => setTimeout(r, 50))
   }
   await sandboxDown(stateDir)
-  throw new SandboxError(`The sandbox did not get ready within ${Math.round((o.timeoutMs ?? 30_000) / 1000)}s. From ${layout.daemonLog}:\n${tail(layout.daemonLog)}`, {
+  throw new SandboxError(`The sandbox did not get ready within ${Math.round((o.timeoutMs ?? 90_000) / 1000)}s. From ${layout.daemonLog}:\n${tail(layout.daemonLog)}`, {
     code: 'SANDBOX_TIMEOUT',
   })
 }

@@ -320,8 +320,10 @@ class RunExecutor {
       } catch (error) {
         if (this.abort.signal.aborted) throw this.interrupted()
         // Acting without having compared is what this check exists to prevent.
-        if (attempt >= 3) what = `the world could not be read to compare (${rec.kind}: ${errorMessage(error)})`
-        if (attempt >= 3) break
+        if (attempt >= 3) {
+          what = `the world could not be read to compare (${rec.kind}: ${errorMessage(error)})`
+          break
+        }
         await sleep(1000, this.abort.signal).catch(() => undefined)
       }
     }

@@ -62,6 +62,30 @@ describe('SIGKILL at any moment, then runs resume', () => {
     for (const id of inDoubt) expect(journal.some((e) => e.type === 'step.reconciling' && e.stepId === id)).toBe(true)
   })
 
+  test('killed right after its last journal entry: the run had ended, and the resume lets go of the lock it still held', async () => {
+    const cwd = tempDir()
+    dirs.push(cwd)
+    const state = join(cwd, 'state')
+    const clean = join(cwd, 'clean')
+    // How many entries a whole run writes: the kill comes right after the last (run.finished).
+    const {mkdirSync, readdirSync} = await import('node:fs')
+    mkdirSync(join(cwd, 'x'))
+    expect((await cli(['run', RUNBOOK, '-p', `dir=${cwd}/x`, '--state-dir', clean], {cwd})).code).toBe(0)
+    const entries = readJournal(clean, readdirSync(join(clean, 'runs')).sort().at(-1)!).length
+    const killed = await cli(['run', RUNBOOK, '-p', `dir=${cwd}`, '--state-dir', state], {cwd, env: {CLIPPER_OPS_CHAOS_KILL_AT: String(entries)}})
+    expect(killed.signal).toBe('SIGKILL')
+    const runId = onlyRunId(state)!
+    expect(readJournal(state, runId).at(-1)).toMatchObject({type: 'run.finished', status: 'succeeded'})
+    expect(readdirSync(join(state, 'locks'))).not.toEqual([])
+    const resumed = await cli(['runs', 'resume', runId, '--state-dir', state, '--json'], {cwd})
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(JSON.parse(resumed.stdout).status).toBe('succeeded')
+    expect(readdirSync(join(state, 'locks'))).toEqual([])
+    expect(readFileSync(join(state, 'audit.jsonl'), 'utf8')).toContain('its process ended before letting go of the lock')
+    expect(existsSync(join(state, 'runs', runId, 'report.md'))).toBe(true)
+    expect(lines(join(cwd, 'effects'))).toEqual(['first', 'slow', 'last'])
+  })
+
   test('a resume refuses while the run it resumes is still alive', async () => {
     const cwd = tempDir()
     dirs.push(cwd)

@@ -121,9 +121,32 @@ export async function startRun(input: RunInput, opts: EngineOptions): Promise<Ru
   return exec.execute(journal, input.loaded.runbook, false)
 }
 
+/**
+ * A run that ended but whose process died before letting go of its lock (killed right after its
+ * last journal entry) still holds the environment: the resume lets go of it, and says how it ended.
+ */
+async function releaseLockLeftByEndedRun(journal: RunJournal, opts: EngineOptions): Promise<RunOutcome | undefined> {
+  const state = journal.state
+  const backend = opts.lockBackend ?? (await lockBackendForEnvironment(opts.environment ?? state.environmentConfig, opts.stateDir))
+  const live = await backend.read(state.lockScope)
+  if (live?.runId !== state.id || !(await backend.remove(live))) return undefined
+  audit(opts.stateDir.auditFile(), {
+    who: opts.who ?? whoAmI(),
+    action: 'lock.released',
+    scope: state.lockScope,
+    runId: state.id,
+    detail: {reason: `run ${state.id} had ${state.status}; its process ended before letting go of the lock`},
+  })
+  journal.close()
+  return {state, exitCode: state.status === 'succeeded' ? EXIT.ok : EXIT.failed, reports: writeRunReports(journal.dir, state)}
+}
+
 export async function resumeRun(runId: string, opts: EngineOptions): Promise<RunOutcome> {
   const journal = RunJournal.open(opts.stateDir, runId)
   const state = journal.state
+  const ended = state.status === 'succeeded' || (state.status === 'failed' && state.failure?.compensated)
+  const released = ended ? await releaseLockLeftByEndedRun(journal, opts) : undefined
+  if (released) return released
   if (state.status === 'succeeded') {
     journal.close()
     throw new UsageError(`Run ${runId} already succeeded; there is nothing to resume. Start a new run instead.`, {code: 'NOTHING_TO_RESUME'})

@@ -285,8 +285,8 @@ export class HeldLock {
 
   async release(): Promise<boolean> {
     this.stop()
-    if (this.lostReason) return false
-    return this.backend.remove(this.info)
+    // After a renewal in flight, never beside it: it replaces the record this would delete (found by the chaos sweep).
+    return this.exclusive(async () => (this.lostReason ? false : this.backend.remove(this.info)))
   }
 }
 

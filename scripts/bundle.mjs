@@ -41,14 +41,18 @@ const entryPoints = [
 
 // The SDK clients, client-node and @inquirer/prompts are imported with `await import()`, which
 // keeps the whole module (EC2 alone has ~700 commands). Each is replaced by a module that
-// re-exports only the names our sources mention, so that the rest is shaken out.
+// re-exports only the names our sources mention, so that the rest is shaken out — except where
+// a source takes the whole namespace (`import * as`: the sandbox's AWS front walks every
+// operation of Route 53, EKS and AWS Backup).
 const TRIMMED = /^(@aws-sdk\/client-[a-z0-9-]+|@aws-sdk\/credential-providers|@kubernetes\/client-node|@inquirer\/prompts)$/
-const words = new Set([join(ROOT, 'src'), join(SANDBOX, 'src')].flatMap(tsFiles).flatMap((f) => readFileSync(f, 'utf8').match(/[A-Za-z_$][\w$]*/g) ?? []))
+const sources = [join(ROOT, 'src'), join(SANDBOX, 'src')].flatMap(tsFiles).map((f) => readFileSync(f, 'utf8'))
+const words = new Set(sources.flatMap((text) => text.match(/[A-Za-z_$][\w$]*/g) ?? []))
+const whole = new Set(sources.flatMap((text) => [...text.matchAll(/import \* as \w+ from '([^']+)'/g)].map((m) => m[1])))
 const onlyWhatIsUsed = {
   name: 'only-what-is-used',
   setup(b) {
     b.onResolve({filter: TRIMMED}, async (args) => {
-      if (args.pluginData?.real) return undefined
+      if (args.pluginData?.real || whole.has(args.path)) return undefined
       const real = await b.resolve(args.path, {kind: args.kind, resolveDir: args.resolveDir, pluginData: {real: true}})
       if (real.errors.length) return {errors: real.errors}
       return {path: real.path, namespace: 'trimmed', pluginData: {name: args.path, resolveDir: args.resolveDir}}

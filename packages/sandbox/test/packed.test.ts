@@ -30,7 +30,7 @@ describe('the packed package', () => {
     expect(files).toEqual(
       expect.arrayContaining([
         'bin/run.js',
-        'bin/help.js',
+        'dist/manifest-help.js',
         'dist/oclif.js',
         'dist/commands/rollout.js',
         'dist/commands/sandbox/rehearse.js',
@@ -56,7 +56,9 @@ describe('the packed package', () => {
     mkdirSync(bin)
     symlinkSync(process.execPath, join(bin, 'node'))
     const env: NodeJS.ProcessEnv = {...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1', CI: 'true'}
-    for (const k of ['CLIPPER_OPS_CONFIG', 'CLIPPER_OPS_STATE_DIR', 'CLIPPER_OPS_ENV']) delete env[k]
+    // NODE_ENV: vitest sets it to "test", under which oclif looks for TypeScript sources to run
+    // instead (and warns that it has no typescript); a user's shell has none.
+    for (const k of ['CLIPPER_OPS_CONFIG', 'CLIPPER_OPS_STATE_DIR', 'CLIPPER_OPS_ENV', 'NODE_ENV']) delete env[k]
     const npx = (args: string[]) => run('npx', ['--no-install', 'clipper-ops', ...args], {cwd: app, env, timeout: 200_000}).catch((e) => e)
 
     const help = await npx(['--help'])
@@ -65,7 +67,7 @@ describe('the packed package', () => {
     expect(help.stdout).toMatch(/^ {2}sandbox +A local stand-in for the cloud/m)
 
     const r = await npx(['sandbox', 'rehearse', '--bake', '1s', '--keep', '--json'])
-    expect(r.code ?? 0, r.stderr).toBe(0)
+    expect(r.code ?? 0, `${r.stderr}\n${r.stdout}`.slice(-4000)).toBe(0)
     const out = JSON.parse(r.stdout)
     expect(out.cutover.status).toBe('succeeded')
     expect(out.rollback.status).toBe('succeeded')

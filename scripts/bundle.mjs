@@ -95,6 +95,19 @@ const result = await build({
 })
 writeFileSync(join(OUT, 'meta.json'), JSON.stringify(result.metafile))
 
+// A bundled `await import()` of a CommonJS module yields only its default export: named ones that
+// work unbundled (Node reads them from the CommonJS source) would be undefined. Refuse the build
+// where our sources do that, except where they take the default (pg) or unwrap it (the help path).
+const DEFAULT_ONLY = new Set(['pg', '@oclif/core/lib/help/index.js', '@oclif/core/lib/util/os.js'])
+const cjsDynamic = Object.entries(result.metafile.inputs)
+  .filter(([file]) => /^(src|packages\/sandbox\/src)\//.test(file))
+  .flatMap(([file, input]) =>
+    input.imports
+      .filter((i) => i.kind === 'dynamic-import' && i.original && !DEFAULT_ONLY.has(i.original) && result.metafile.inputs[i.path]?.format === 'cjs')
+      .map((i) => `${file}: import('${i.original}')`),
+  )
+if (cjsDynamic.length) throw new Error(`CommonJS imported with await import(), which keeps only its default export in the bundle: import it statically.\n${cjsDynamic.join('\n')}`)
+
 // The licence of every package that has code in the bundle, each text once with the packages
 // under it (the 100-odd AWS SDK packages share one Apache-2.0 text).
 const packageDirs = new Set()

@@ -9,7 +9,8 @@
 //   rollback          the tool's own share (total − INSYNC − TTL − the verify window)
 //   sandbox up        to ready
 //   rollout           peak RSS (GNU time: the largest process of the tree)
-//   install           the packed tarball, fresh npm cache        beside aws-cdk, the same way
+//   install           the packed tarball, fresh npm cache        beside aws-cdk, the same way (and
+//                     npm's own floor: a one-file package)
 //
 // BENCH_RUNS (9), BENCH_SANDBOX_RUNS (3), BENCH_ROLLS (3), BENCH_INSTALL_RUNS (3) and
 // BENCH_DRILLS (1) set how many of each; BENCH_SKIP=install,aws,drill skips parts.
@@ -151,13 +152,25 @@ try {
       )
       return {ms: r.ms, mb: kb / 1024, packages}
     }
+    // npm's own floor: a package of one file, installed the same way.
+    const tiny = join(work, 'tiny')
+    mkdirSync(tiny)
+    writeFileSync(join(tiny, 'package.json'), '{"name": "tiny", "version": "1.0.0"}\n')
+    writeFileSync(join(tiny, 'index.js'), '\n')
+    const tinyTarball = join(work, JSON.parse(timed('npm', ['pack', '--json', '--pack-destination', work], {cwd: tiny}).stdout)[0].filename)
     const ours = []
     const cdk = []
+    const floor = []
     for (let i = 0; i < n('BENCH_INSTALL_RUNS', 3); i++) {
       ours.push(install(tarball, i))
       cdk.push(install('aws-cdk', i))
+      floor.push(install(tinyTarball, i))
     }
     record('installTime', 'npm install of the packed tarball', stats(ours.map((x) => x.ms)), 'ms', {label: 'npm install aws-cdk', stats: stats(cdk.map((x) => x.ms))})
+    record('installFloor', "npm install of a one-file tarball (npm's floor)", stats(floor.map((x) => x.ms)), 'ms', {
+      label: 'npm install aws-cdk',
+      stats: stats(cdk.map((x) => x.ms)),
+    })
     record('installSize', 'installed size (node_modules)', stats(ours.map((x) => x.mb)), 'MB', {label: 'aws-cdk', stats: stats(cdk.map((x) => x.mb))})
     figures.installPackages = {ours: ours[0].packages, awsCdk: cdk[0].packages}
   }

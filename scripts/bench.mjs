@@ -1,134 +1,213 @@
 #!/usr/bin/env node
-// npm run bench: cold-start figures for the CLI (median of several runs), next to bare Node.
-// Run after `npm run build`. Figures come from here, never from timed assertions in tests.
-import {spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+// npm run bench: the project's performance record. Each figure is measured beside its yardstick
+// in the same run (median, min and max of several), written to bench/results.json, and compared
+// with the previous results.json when there is one. Run after `npm run build`. Figures come from
+// here, never from timed assertions in tests.
+//
+//   cold start        --help, runs list, dns status (sandbox)   beside bare `node -e 0`
+//   dns status        clipper-ops dns status                     beside `aws route53 list-resource-record-sets`
+//   rollback          the tool's own share (total − INSYNC − TTL − the verify window)
+//   sandbox up        to ready
+//   rollout           peak RSS (GNU time: the largest process of the tree)
+//   install           the packed tarball, fresh npm cache        beside aws-cdk, the same way (and
+//                     npm's own floor: a one-file package)
+//
+// BENCH_RUNS (9), BENCH_SANDBOX_RUNS (3), BENCH_ROLLS (3), BENCH_INSTALL_RUNS (3) and
+// BENCH_DRILLS (1) set how many of each; BENCH_SKIP=install,aws,drill skips parts.
+import {execFileSync, spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 
 const ROOT = resolve(import.meta.dirname, '..')
 const BIN = join(ROOT, 'bin', 'run.js')
-const RUNS = Number(process.env.BENCH_RUNS ?? 9)
-const cwd = mkdtempSync(join(tmpdir(), 'clipper-ops-bench-'))
-const env = {...process.env, NO_COLOR: '1', CLIPPER_OPS_STATE_DIR: join(cwd, 'state')}
+const NODE = process.execPath
+const n = (name, dflt) => Number(process.env[name] ?? dflt)
+const RUNS = n('BENCH_RUNS', 9)
+const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean))
+const work = mkdtempSync(join(tmpdir(), 'clipper-ops-bench-'))
+const stateDir = join(work, 'state')
+const env = {...process.env, NO_COLOR: '1', CLIPPER_OPS_STATE_DIR: stateDir}
+delete env.NODE_ENV // as a user runs it (under "test" oclif looks for TypeScript sources)
 
-function timeIt(label, args) {
-  const samples = []
-  spawnSync(process.execPath, args, {cwd, env}) // warm the disk cache and the compile cache
-  for (let i = 0; i < RUNS; i++) {
-    const t = process.hrtime.bigint()
-    const r = spawnSync(process.execPath, args, {cwd, env, encoding: 'utf8'})
-    const ms = Number(process.hrtime.bigint() - t) / 1e6
-    if (r.status !== 0) throw new Error(`${label} exited ${r.status}: ${r.stderr}`)
-    samples.push(ms)
-  }
-  samples.sort((a, b) => a - b)
-  return {label, median: samples[Math.floor(samples.length / 2)], min: samples[0], max: samples.at(-1)}
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return {median: s[Math.floor(s.length / 2)], min: s[0], max: s.at(-1), n: s.length}
 }
-
-const rows = [
-  timeIt('node -e 0 (bare Node)', ['-e', '0']),
-  timeIt('clipper-ops --help', [BIN, '--help']),
-  timeIt('clipper-ops runs list', [BIN, 'runs', 'list']),
-  timeIt('clipper-ops run --help', [BIN, 'run', '--help']),
-]
-rmSync(cwd, {recursive: true, force: true})
-
-const base = rows[0].median
-console.log(`Cold start, ${RUNS} runs each, Node ${process.versions.node} (${process.execPath})`)
-console.log('')
-console.log(`${'command'.padEnd(28)} ${'median'.padStart(9)} ${'min'.padStart(9)} ${'max'.padStart(9)} ${'over bare node'.padStart(15)}`)
-for (const r of rows) {
-  const over = r === rows[0] ? '' : `+${(r.median - base).toFixed(0)} ms`
-  console.log(
-    `${r.label.padEnd(28)} ${`${r.median.toFixed(0)} ms`.padStart(9)} ${`${r.min.toFixed(0)} ms`.padStart(9)} ${`${r.max.toFixed(0)} ms`.padStart(9)} ${over.padStart(15)}`,
-  )
-}
-
-// --- the sandbox: `sandbox up` to ready, median of several starts -----------------------------
-const SANDBOX_RUNS = Number(process.env.BENCH_SANDBOX_RUNS ?? 5)
-const sbDir = mkdtempSync(join(tmpdir(), 'clipper-ops-bench-sandbox-'))
-const sbEnv = {...env, CLIPPER_OPS_STATE_DIR: join(sbDir, 'state')}
-const cliRun = (args) => {
+function timed(cmd, args, opts = {}) {
   const t = process.hrtime.bigint()
-  const r = spawnSync(process.execPath, [BIN, ...args], {cwd: sbDir, env: sbEnv, encoding: 'utf8'})
-  if (r.status !== 0) throw new Error(`clipper-ops ${args.join(' ')} exited ${r.status}: ${r.stderr}`)
-  return {ms: Number(process.hrtime.bigint() - t) / 1e6, stdout: r.stdout}
+  const r = spawnSync(cmd, args, {cwd: work, env, encoding: 'utf8', maxBuffer: 64 << 20, ...opts})
+  const ms = Number(process.hrtime.bigint() - t) / 1e6
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`)
+  return {ms, stdout: r.stdout, stderr: r.stderr}
 }
-const ups = []
-for (let i = 0; i < SANDBOX_RUNS; i++) {
-  const up = cliRun(['sandbox', 'up', '--json'])
-  ups.push({wall: up.ms, ready: JSON.parse(up.stdout).readyMs})
-  cliRun(['sandbox', 'down'])
+/** One warm-up (disk cache, Node's compile cache), then `runs` timed runs. */
+function sample(cmd, args, runs = RUNS, opts = {}) {
+  timed(cmd, args, opts)
+  return stats(Array.from({length: runs}, () => timed(cmd, args, opts).ms))
 }
-const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-console.log('')
-console.log(
-  `sandbox up to ready, ${SANDBOX_RUNS} starts: median ${med(ups.map((u) => u.wall)).toFixed(0)} ms for the command (${med(ups.map((u) => u.ready)).toFixed(0)} ms inside the daemon); min ${Math.min(...ups.map((u) => u.wall)).toFixed(0)}, max ${Math.max(...ups.map((u) => u.wall)).toFixed(0)}`,
-)
+const cli = (args, opts) => timed(NODE, [BIN, ...args], opts)
 
-// --- a rollback in the sandbox: where its time goes -------------------------------------------
-cliRun(['sandbox', 'up'])
+const figures = {}
+const rows = [] // [label, stats, unit, yardstick label, yardstick stats]
+const record = (key, label, s, unit, yard) => {
+  figures[key] = {label, unit, ...s, ...(yard ? {yardstick: yard.label, yardstickMedian: yard.stats.median, ratio: s.median / yard.stats.median} : {})}
+  rows.push([label, s, unit, yard])
+}
+
 try {
-  cliRun(['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'])
-  const t0 = Date.now()
-  const r = cliRun(['rollback', '--env', 'sandbox', '--output', 'json'])
-  const events = r.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l))
-  const at = (pred) => Date.parse(events.find(pred)?.at)
-  const start = at((e) => e.type === 'run.started')
-  const end = at((e) => e.type === 'run.finished')
-  // Events carry no step outputs: the run's state (beside its report) has them.
-  const finished = events.find((e) => e.type === 'run.finished')
-  const state = JSON.parse(readFileSync(join(dirname(finished.reports.markdown), 'state.json'), 'utf8'))
-  const shift = state.steps.find((st) => st.id === 'weights')
-  const accepted = Date.parse(shift.outputs.submittedAt) + shift.outputs.acceptedMs
-  const ttlWait = events.find((e) => e.type === 'step.succeeded' && e.stepId === 'ttl').durationMs
-  const verify = events.find((e) => e.type === 'step.succeeded' && e.stepId === 'verify').durationMs
-  const insync = shift.outputs.insyncMs
-  const total = end - start
-  console.log('')
-  console.log(`rollback in the sandbox (TTL 5 s, Route 53 changes PENDING for 2 s):`)
-  console.log(`  command start → run start (Node, CLI, config, AWS identity, lock)  ${start - t0} ms`)
-  console.log(`  run start → change batch accepted                                 ${accepted - start} ms`)
-  console.log(`  change accepted → INSYNC (Route 53's own time)                     ${insync} ms`)
-  console.log(`  TTL wait (resolvers keep the old answer)                           ${ttlWait} ms`)
-  console.log(`  verify: users served by legacy (observation window)                ${verify} ms`)
-  console.log(`  whole rollback (run start → finished)                              ${total} ms`)
-  console.log(`  the tool's own share (whole − INSYNC − TTL − verify window)        ${total - insync - ttlWait - verify} ms`)
+  // --- cold starts, beside bare Node on the same binary ------------------------------------------
+  const bare = sample(NODE, ['-e', '0'])
+  const bareYard = {label: 'node -e 0', stats: bare}
+  record('bareNode', 'node -e 0 (bare Node)', bare, 'ms')
+  record('help', 'clipper-ops --help', sample(NODE, [BIN, '--help']), 'ms', bareYard)
+  record('runsList', 'clipper-ops runs list', sample(NODE, [BIN, 'runs', 'list']), 'ms', bareYard)
 
-  // --- a DR drill in the sandbox (a real PostgreSQL PITR restore): its phases ------------------
-  const DRILLS = Number(process.env.BENCH_DRILLS ?? 3)
-  const drills = []
-  for (let i = 0; i < DRILLS; i++) {
-    const dir = join(sbDir, `drill-${i}`)
-    const d = cliRun(['dr', 'drill', '--env', 'sandbox', '--yes', '--report-dir', dir])
-    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))
-    drills.push({wall: d.ms, rto: report.rto.ms, rpo: report.rpo.ms, phases: Object.fromEntries(report.phases.map((p) => [p.name, p.ms]))})
+  // --- the sandbox: up to ready (several starts), then one kept for the rest -----------------------
+  const ups = []
+  for (let i = 0; i < n('BENCH_SANDBOX_RUNS', 3); i++) {
+    const up = cli(['sandbox', 'up', '--json', '--state-dir', stateDir])
+    ups.push({wall: up.ms, ready: JSON.parse(up.stdout).readyMs})
+    cli(['sandbox', 'down', '--state-dir', stateDir])
   }
-  console.log('')
-  console.log(`dr drill in the sandbox, ${DRILLS} drills (median; min–max):`)
-  const line = (label, xs) => console.log(`  ${label.padEnd(66)} ${med(xs).toFixed(0)} ms (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`)
-  line(
-    'the command, start to exit',
-    drills.map((d) => d.wall),
-  )
-  for (const name of Object.keys(drills[0].phases))
-    line(
-      `phase: ${name}`,
-      drills.map((d) => d.phases[name]),
-    )
-  line(
-    'RTO (drill start → validation passed)',
-    drills.map((d) => d.rto),
-  )
-  line(
-    'RPO (drill start − newest row restored; archive_timeout 5 s)',
-    drills.map((d) => d.rpo),
-  )
+  record('sandboxUp', 'sandbox up, to ready', stats(ups.map((u) => u.wall)), 'ms', {label: 'inside the daemon', stats: stats(ups.map((u) => u.ready))})
+
+  cli(['sandbox', 'up', '--state-dir', stateDir])
+  try {
+    const dns = sample(NODE, [BIN, 'dns', 'status', '--env', 'sandbox'])
+    record('dnsStatus', 'clipper-ops dns status --env sandbox', dns, 'ms', bareYard)
+    if (SKIP.has('aws') || !existsSync('/usr/bin/aws')) console.log('(no /usr/bin/aws: dns status is not compared with the AWS CLI; apt-get install awscli)')
+    else {
+      // The AWS CLI pointed at the same sandbox endpoint, as `sandbox status --env-vars` says.
+      const awsEnv = {...env}
+      for (const m of cli(['sandbox', 'status', '--env-vars', '--state-dir', stateDir]).stdout.matchAll(/^export (\w+)=("(?:[^"\\]|\\.)*")$/gm)) awsEnv[m[1]] = JSON.parse(m[2])
+      const status = JSON.parse(cli(['sandbox', 'status', '--json', '--state-dir', stateDir]).stdout)
+      // --endpoint-url: Debian's AWS CLI (2.9) predates AWS_ENDPOINT_URL.
+      const awsArgs = ['route53', 'list-resource-record-sets', '--hosted-zone-id', status.hostedZoneId, '--endpoint-url', status.awsEndpoint]
+      const aws = sample('/usr/bin/aws', awsArgs, RUNS, {env: awsEnv})
+      record('dnsStatusVsAws', 'clipper-ops dns status --env sandbox', dns, 'ms', {label: 'aws route53 list-resource-record-sets', stats: aws})
+    }
+
+    // --- rollouts (peak RSS) and rollbacks (the tool's own share) ----------------------------------
+    const rss = []
+    const shares = []
+    const parts = []
+    const haveTime = existsSync('/usr/bin/time')
+    for (let i = 0; i < n('BENCH_ROLLS', 3); i++) {
+      const rollout = ['rollout', '--env', 'sandbox', '--steps', '10,50,100', '--bake', '1s']
+      if (haveTime) {
+        const r = timed('/usr/bin/time', ['-v', NODE, BIN, ...rollout])
+        rss.push(Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)[1]) / 1024)
+      } else cli(rollout)
+      const r = cli(['rollback', '--env', 'sandbox', '--output', 'json'])
+      const events = r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+      const at = (pred) => Date.parse(events.find(pred)?.at)
+      const start = at((e) => e.type === 'run.started')
+      const finished = events.find((e) => e.type === 'run.finished')
+      // Events carry no step outputs: the run's state (beside its report) has them.
+      const state = JSON.parse(readFileSync(join(dirname(finished.reports.markdown), 'state.json'), 'utf8'))
+      const insync = state.steps.find((st) => st.id === 'weights').outputs.insyncMs
+      const stepMs = (id) => events.find((e) => e.type === 'step.succeeded' && e.stepId === id).durationMs
+      const total = Date.parse(finished.at) - start
+      shares.push(total - insync - stepMs('ttl') - stepMs('verify'))
+      parts.push({total, insync, ttl: stepMs('ttl'), verify: stepMs('verify')})
+    }
+    if (rss.length) record('rolloutPeakRss', 'peak RSS of a rollout (10→50→100%)', stats(rss), 'MB')
+    else console.log('(no /usr/bin/time: peak RSS not measured; apt-get install time)')
+    record('rollbackOwnShare', "rollback: the tool's own share", stats(shares), 'ms', {label: 'whole rollback', stats: stats(parts.map((p) => p.total))})
+    figures.rollbackParts = {insyncMs: stats(parts.map((p) => p.insync)), ttlMs: stats(parts.map((p) => p.ttl)), verifyMs: stats(parts.map((p) => p.verify))}
+
+    // --- a DR drill (a real PostgreSQL PITR restore): its phases ----------------------------------
+    const drills = []
+    for (let i = 0; i < (SKIP.has('drill') ? 0 : n('BENCH_DRILLS', 1)); i++) {
+      const dir = join(work, `drill-${i}`)
+      const d = cli(['dr', 'drill', '--env', 'sandbox', '--yes', '--report-dir', dir])
+      const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))
+      drills.push({wall: d.ms, rto: report.rto.ms, rpo: report.rpo.ms})
+    }
+    if (drills.length) {
+      record('drDrill', 'dr drill, start to exit', stats(drills.map((d) => d.wall)), 'ms', {label: 'its RTO', stats: stats(drills.map((d) => d.rto))})
+      figures.drRpoMs = stats(drills.map((d) => d.rpo))
+    }
+  } finally {
+    cli(['sandbox', 'down', '--state-dir', stateDir])
+  }
+
+  // --- install from a fresh npm cache: the packed tarball, beside aws-cdk ---------------------------
+  if (!SKIP.has('install')) {
+    const tarball = join(work, JSON.parse(timed('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], {cwd: ROOT}).stdout)[0].filename)
+    const install = (what, i) => {
+      const dir = join(work, `install-${what.replace(/\W/g, '')}-${i}`)
+      mkdirSync(dir)
+      writeFileSync(join(dir, 'package.json'), '{"name": "bench", "private": true}\n')
+      const r = timed('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--cache', join(dir, '.npm-cache'), what], {cwd: dir})
+      const kb = Number(execFileSync('du', ['-sk', join(dir, 'node_modules')], {encoding: 'utf8'}).split('\t')[0])
+      const packages = Number(
+        execFileSync('sh', ['-c', `find ${JSON.stringify(join(dir, 'node_modules'))} -name package.json -not -path '*/node_modules/*/node_modules/*/*' | wc -l`], {
+          encoding: 'utf8',
+        }),
+      )
+      return {ms: r.ms, mb: kb / 1024, packages}
+    }
+    // npm's own floor: a package of one file, installed the same way.
+    const tiny = join(work, 'tiny')
+    mkdirSync(tiny)
+    writeFileSync(join(tiny, 'package.json'), '{"name": "tiny", "version": "1.0.0"}\n')
+    writeFileSync(join(tiny, 'index.js'), '\n')
+    const tinyTarball = join(work, JSON.parse(timed('npm', ['pack', '--json', '--pack-destination', work], {cwd: tiny}).stdout)[0].filename)
+    const ours = []
+    const cdk = []
+    const floor = []
+    for (let i = 0; i < n('BENCH_INSTALL_RUNS', 3); i++) {
+      ours.push(install(tarball, i))
+      cdk.push(install('aws-cdk', i))
+      floor.push(install(tinyTarball, i))
+    }
+    record('installTime', 'npm install of the packed tarball', stats(ours.map((x) => x.ms)), 'ms', {label: 'npm install aws-cdk', stats: stats(cdk.map((x) => x.ms))})
+    record('installFloor', "npm install of a one-file tarball (npm's floor)", stats(floor.map((x) => x.ms)), 'ms', {
+      label: 'npm install aws-cdk',
+      stats: stats(cdk.map((x) => x.ms)),
+    })
+    record('installSize', 'installed size (node_modules)', stats(ours.map((x) => x.mb)), 'MB', {label: 'aws-cdk', stats: stats(cdk.map((x) => x.mb))})
+    figures.installPackages = {ours: ours[0].packages, awsCdk: cdk[0].packages}
+  }
 } finally {
-  cliRun(['sandbox', 'down'])
-  rmSync(sbDir, {recursive: true, force: true})
+  rmSync(work, {recursive: true, force: true})
 }
+
+// --- print, compare with the previous record, save ------------------------------------------------
+const fmt = (v, unit) => (unit === 'MB' ? `${v.toFixed(1)} MB` : `${v.toFixed(0)} ms`)
+console.log(`clipper-ops bench, ${new Date().toISOString()}, Node ${process.versions.node}; median (min–max) of n runs`)
+console.log('')
+for (const [label, s, unit, yard] of rows) {
+  const mine = `${fmt(s.median, unit)} (${fmt(s.min, unit)}–${fmt(s.max, unit)}, n=${s.n})`
+  const beside = yard
+    ? `  beside ${yard.label}: ${fmt(yard.stats.median, unit)} (${fmt(yard.stats.min, unit)}–${fmt(yard.stats.max, unit)}) = ${(s.median / yard.stats.median).toFixed(2)}×`
+    : ''
+  console.log(`${label.padEnd(40)} ${mine.padEnd(36)}${beside}`)
+}
+if (figures.rollbackParts) {
+  const p = figures.rollbackParts
+  console.log(`${''.padEnd(40)} (rollback waits: INSYNC ${fmt(p.insyncMs.median, 'ms')}, TTL ${fmt(p.ttlMs.median, 'ms')}, verify window ${fmt(p.verifyMs.median, 'ms')})`)
+}
+if (figures.installPackages) console.log(`${''.padEnd(40)} (packages installed: ours ${figures.installPackages.ours}, aws-cdk ${figures.installPackages.awsCdk})`)
+
+const file = join(ROOT, 'bench', 'results.json')
+if (existsSync(file)) {
+  const prev = JSON.parse(readFileSync(file, 'utf8'))
+  console.log('')
+  console.log(`Compared with ${prev.at} (bench/results.json before this run), medians:`)
+  for (const [key, f] of Object.entries(figures)) {
+    const was = prev.figures?.[key]
+    if (!f.unit || !was?.median) continue
+    const change = ((f.median - was.median) / was.median) * 100
+    console.log(`  ${f.label.padEnd(40)} ${fmt(was.median, f.unit).padStart(10)} → ${fmt(f.median, f.unit).padStart(10)}  ${change >= 0 ? '+' : ''}${change.toFixed(0)}%`)
+  }
+}
+mkdirSync(dirname(file), {recursive: true})
+writeFileSync(file, `${JSON.stringify({at: new Date().toISOString(), node: process.versions.node, figures}, null, 2)}\n`)
+console.log('')
+console.log(`Written to ${file}.`)

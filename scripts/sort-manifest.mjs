@@ -1,6 +1,6 @@
 // oclif writes the manifest's commands in the order it happens to discover them; sort them so
 // that a build of the same commands writes the same file (and git shows no noise). Sorts the
-// manifest of the package it runs in (the CLI, or the sandbox plugin).
+// manifest of the package it runs in (the CLI's, which lists the bundled sandbox commands too).
 import {readFileSync, writeFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 

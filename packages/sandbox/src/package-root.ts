@@ -2,7 +2,11 @@ import {existsSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-/** The sandbox package's own root (where its package.json and dist/ are), wherever it is installed. */
+/**
+ * The root of the package the sandbox runs from, wherever it is installed: where dist/daemon.js
+ * and dist/docker-shim.js are. That is clipper-ops's own root, the sandbox being bundled into it
+ * (scripts/bundle.mjs).
+ */
 export function sandboxPackageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (let i = 0; i < 5; i++) {

@@ -2,6 +2,8 @@ import {Flags} from '@oclif/core'
 import {SandboxCommand, stateDirFlag} from '../../command.js'
 import type {SandboxPostgres} from '../../layout.js'
 import {controlCall, requireSandbox} from '../../manager.js'
+// Static: yaml is CommonJS, whose names a bundled `await import()` does not carry (only default).
+import {parse} from 'yaml'
 
 export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> {
   static override summary = "Show the running sandbox's endpoints, files and stacks."
@@ -41,7 +43,6 @@ export default class SandboxStatus extends SandboxCommand<typeof SandboxStatus> 
     const postgres = live.postgres ?? null
     if (this.flags['env-vars']) {
       const {readFileSync} = await import('node:fs')
-      const {parse} = await import('yaml')
       const cfg = parse(readFileSync(info.config, 'utf8'))
       for (const [k, v] of Object.entries(cfg.environments.sandbox.tools.env as Record<string, string>)) this.log(`export ${k}=${JSON.stringify(v)}`)
       // The notification secrets are kept out of the config (runs copy it into their state).

@@ -75,11 +75,12 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
   /** What a command does once its run has ended, however it ended (the drill cleans up and writes its reports). */
   protected async afterRun(_outcome: RunOutcome): Promise<void> {}
 
-  /** Continue a run that stopped, with the operator's decisions on in-doubt steps. */
-  protected async resumeRunbook(id: string, decisions: {assumeDone?: string[]; rerun?: string[]}): Promise<unknown> {
+  /** Continue a run that stopped, with the operator's decisions on in-doubt steps (and a takeover, when it is another operator's). */
+  protected async resumeRunbook(id: string, decisions: {assumeDone?: string[]; rerun?: string[]; takeOver?: {reason: string}}): Promise<unknown> {
     const stateDir = this.stateDir(this.runFlags['state-dir'])
-    const runId = stateDir.resolveId(id)
-    const state = stateDir.load(runId)
+    const store = await this.runStore({env: this.runFlags.env, config: this.runFlags.config, stateDir})
+    const runId = await store.resolveId(id)
+    const state = await store.load(runId)
     if (state.protected && state.status !== 'succeeded') await this.askForProtected(state.environment!, `resuming ${state.runbook.name} (${runId})`)
     const {loadRunbookCopy} = await import('./engine/executor.js')
     // Steps need the real config (the state holds a redacted copy): read it again; the engine checks it is unchanged.
@@ -92,8 +93,8 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
     }
     const config = environment ?? state.environmentConfig
     const env = state.environment && config ? {name: state.environment, environment: config} : undefined
-    const who = await this.identify(env, await loadRunbookCopy({dir: stateDir.runDir(runId), state}))
-    return this.withEngine({who, environment, ...decisions}, (opts) => resumeRun(runId, opts))
+    const who = await this.identify(env, await loadRunbookCopy(store, state))
+    return this.withEngine({who, environment, store, ...decisions}, (opts) => resumeRun(runId, opts))
   }
 
   /** Who is acting: the local user, and for environments on AWS the caller identity (for the audit trail). */

@@ -205,49 +205,66 @@ describe('team state in S3', () => {
 })
 
 describe('the budget decides', () => {
-  test('a rollback whose worst case cannot fit its budget says so before any change, offers the faster path; --dry-run shows the same verdict', {timeout: 120_000}, async () => {
-    const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
-    // The team's config, with a rollback budget shorter than the rollback's worst case (INSYNC may take 10m).
-    const cfg = parse(readFileSync(sb.status.config, 'utf8'))
-    cfg.environments.sandbox.slos = {rollbackBudget: '5m'}
-    const config = join(sb.cwd, 'tight-budget.yaml')
-    writeFileSync(config, stringify(cfg), {mode: 0o600})
-    // Traffic on Kubernetes: a rollback has a batch to send and INSYNC to wait for.
-    const out = await sb.cli(['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'], {timeoutMs: 90_000})
-    expect(out.code, out.stderr).toBe(0)
-    const since = new Date().toISOString()
+  test(
+    'a rollout refuses a shift whose rollback cannot fit the budget; a rollback whose worst case cannot fit says so before any change, offers the faster path; --dry-run shows the same verdict',
+    {timeout: 120_000},
+    async () => {
+      const sb = sandbox()
+      expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+      // The team's config, with a rollback budget shorter than the rollback's worst case (INSYNC may take 10m).
+      const cfg = parse(readFileSync(sb.status.config, 'utf8'))
+      cfg.environments.sandbox.slos = {rollbackBudget: '5m'}
+      const config = join(sb.cwd, 'tight-budget.yaml')
+      writeFileSync(config, stringify(cfg), {mode: 0o600})
+      // A rollout does not start a shift whose rollback (one batch back, INSYNC up to 10m, the TTL) could not fit 5m.
+      const before = new Date().toISOString()
+      const over =
+        'refusing to shift to kubernetes 10: rolling it back could take up to 10m11s (one batch back 10s, INSYNC up to 10m, the TTL 1s), more than the rollback budget of 5m'
+      const dryRollout = await sb.cli(['rollout', '--env', 'sandbox', '--config', config, '--steps', '10,100', '--dry-run'])
+      expect(dryRollout.code).toBe(1)
+      expect(dryRollout.stderr).toContain(over)
+      const rollout = await sb.cli(['rollout', '--env', 'sandbox', '--config', config, '--steps', '10,100', '--bake', '1s'], {timeoutMs: 90_000})
+      expect(rollout.code).toBe(1)
+      expect(rollout.stderr).toContain(over)
+      expect(await shiftBatches(sb, before)).toEqual([])
+      expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
 
-    const dry = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--dry-run', '--json'])
-    expect(dry.code, dry.stderr).toBe(0)
-    const plan = JSON.parse(dry.stdout) as {budget: {fits: boolean; budgetMs: number; worstCaseMs: number; message: string; fastPath: {fits: boolean; worstCaseMs: number}}}
-    expect(plan.budget).toMatchObject({fits: false, budgetMs: 300_000, fastPath: {fits: true}})
-    expect(plan.budget.worstCaseMs).toBeGreaterThan(300_000)
-    expect(plan.budget.message).toMatch(/Worst case \S+ against a budget of 5m: it DOES NOT FIT \(the longest: weights 10m/)
-    expect(plan.budget.message).toContain("The runbook's faster path — skip the verification window")
-    expect(plan.budget.message).toContain('which fits: run it with --fast')
-    const table = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--dry-run'])
-    expect(table.stdout).toContain(plan.budget.message)
+      // Traffic on Kubernetes: a rollback has a batch to send and INSYNC to wait for.
+      const out = await sb.cli(['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'], {timeoutMs: 90_000})
+      expect(out.code, out.stderr).toBe(0)
+      const since = new Date().toISOString()
 
-    const refused = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--yes'])
-    expect(refused.code, refused.stderr).toBe(1)
-    expect(refused.stderr).toContain('Not starting rollback: nothing was changed.')
-    expect(refused.stderr).toContain(plan.budget.message)
-    // Before any change: no change batch, no run.
-    expect((await sb.requests(since, true)).filter((e) => e.operation === 'ChangeResourceRecordSets')).toEqual([])
-    const json = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--yes', '--json'])
-    expect(JSON.parse(json.stdout).error).toMatchObject({code: 'OVER_BUDGET', exitCode: 1, details: {fits: false}})
+      const dry = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--dry-run', '--json'])
+      expect(dry.code, dry.stderr).toBe(0)
+      const plan = JSON.parse(dry.stdout) as {budget: {fits: boolean; budgetMs: number; worstCaseMs: number; message: string; fastPath: {fits: boolean; worstCaseMs: number}}}
+      expect(plan.budget).toMatchObject({fits: false, budgetMs: 300_000, fastPath: {fits: true}})
+      expect(plan.budget.worstCaseMs).toBeGreaterThan(300_000)
+      expect(plan.budget.message).toMatch(/Worst case \S+ against a budget of 5m: it DOES NOT FIT \(the longest: weights 10m/)
+      expect(plan.budget.message).toContain("The runbook's faster path — skip the verification window")
+      expect(plan.budget.message).toContain('which fits: run it with --fast')
+      const table = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--dry-run'])
+      expect(table.stdout).toContain(plan.budget.message)
 
-    const fastDry = JSON.parse((await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--fast', '--dry-run', '--json'])).stdout)
-    expect(fastDry.budget).toMatchObject({fits: true, fast: true})
-    expect(fastDry.params).toMatchObject({verifyFor: '1s', insyncTimeout: '2m'})
-    const fast = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--fast', '--yes', '--json'], {timeoutMs: 90_000})
-    expect(fast.code, fast.stderr).toBe(0)
-    expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
+      const refused = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--yes'])
+      expect(refused.code, refused.stderr).toBe(1)
+      expect(refused.stderr).toContain('Not starting rollback: nothing was changed.')
+      expect(refused.stderr).toContain(plan.budget.message)
+      // Before any change: no change batch, no run.
+      expect((await sb.requests(since, true)).filter((e) => e.operation === 'ChangeResourceRecordSets')).toEqual([])
+      const json = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--yes', '--json'])
+      expect(JSON.parse(json.stdout).error).toMatchObject({code: 'OVER_BUDGET', exitCode: 1, details: {fits: false}})
 
-    // --fast where the runbook declares no faster path: a usage error naming the flag.
-    const noFast = await sb.cli(['rollout', '--env', 'sandbox', '--fast', '--dry-run'])
-    expect(noFast.code).toBe(2)
-    expect(noFast.stderr).toContain('--fast: runbook "cutover" declares no faster path (budget.fastPath)')
-  })
+      const fastDry = JSON.parse((await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--fast', '--dry-run', '--json'])).stdout)
+      expect(fastDry.budget).toMatchObject({fits: true, fast: true})
+      expect(fastDry.params).toMatchObject({verifyFor: '1s', insyncTimeout: '2m'})
+      const fast = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--fast', '--yes', '--json'], {timeoutMs: 90_000})
+      expect(fast.code, fast.stderr).toBe(0)
+      expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
+
+      // --fast where the runbook declares no faster path: a usage error naming the flag.
+      const noFast = await sb.cli(['rollout', '--env', 'sandbox', '--fast', '--dry-run'])
+      expect(noFast.code).toBe(2)
+      expect(noFast.stderr).toContain('--fast: runbook "cutover" declares no faster path (budget.fastPath)')
+    },
+  )
 })

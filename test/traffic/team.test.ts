@@ -11,6 +11,8 @@ import {loadConfig} from '../../src/lib/config/load.js'
 import {S3RunStore} from '../../src/lib/aws/s3-run-store.js'
 import {StateDir, whoAmI, type RunState} from '../../src/lib/engine/state.js'
 import {StateConflictError} from '../../src/lib/engine/store.js'
+import {S3LockBackend} from '../../src/lib/aws/s3-lock.js'
+import {acquireLock, LockHeldError} from '../../src/lib/engine/lock.js'
 import {cli, removeDir, tempDir, waitFor, waitForJournal, type CliOptions} from '../helpers/cli.js'
 import {liveWeights, shiftBatches, startRunInBackground} from '../helpers/traffic.js'
 import {useSandbox} from '../helpers/sandbox.js'
@@ -86,6 +88,39 @@ describe('team state in S3', () => {
     expect(state.seq).toBe(4)
     expect(state.steps[0]).toMatchObject({status: 'succeeded', title: results[0]!.status === 'fulfilled' ? 'by a' : 'by b'})
     expect((await a.readJournal(id)).map((e) => e.seq)).toEqual([1, 2, 3, 4])
+  })
+
+  test('the lease beside team state (S3, for environments without a Route 53 lock): taken once, renewed by its holder only, handed over only on purpose', async () => {
+    const sb = sandbox()
+    const environment = loadConfig(sb.status.config).config.environments[TEAM]!
+    const backend = new S3LockBackend(environment.state!, environment)
+    const scope = `lease-${Date.now()}`
+    const a = {user: 'ops', host: 'machine-a', pid: 1}
+    const b = {user: 'ops', host: 'machine-b', pid: 2}
+    const lostA: string[] = []
+    const held = await acquireLock({backend, scope, runId: 'r1', runbook: 'x', who: a, ttlMs: 8000, onLost: (r) => lostA.push(r)})
+    held.lock.stop() // A "dies": it renews no more
+    expect(backend.where(scope)).toBe(`s3://clipper-ops-team-state/team/locks/${scope}.json`)
+    // Alive: refused, with the holder and until when.
+    await expect(acquireLock({backend, scope, runId: 'r1', runbook: 'x', who: b, ttlMs: 1500, takeOver: {reason: 'x'}, onLost: () => undefined})).rejects.toThrow(
+      /held by ops@machine-a [\s\S]* its lease runs until/,
+    )
+    await new Promise((r) => setTimeout(r, Date.parse(held.lock.info.expiresAt) - Date.now() + 200))
+    // Dead, but another operator's: only with --take-over.
+    await expect(acquireLock({backend, scope, runId: 'r1', runbook: 'x', who: b, ttlMs: 60_000, onLost: () => undefined})).rejects.toMatchObject({code: 'LEASE_DEAD'})
+    const taken = await acquireLock({backend, scope, runId: 'r1', runbook: 'x', who: b, ttlMs: 60_000, takeOver: {reason: 'A died'}, onLost: () => undefined})
+    expect(taken.tookOver?.holder.host).toBe('machine-a')
+    expect(taken.lock.info.generation).toBe(2)
+    // A comes back: its renewal is refused (If-Match on an ETag that is gone) and it knows it lost the lease.
+    await held.lock.renew()
+    expect(lostA[0]).toMatch(/the lock was taken over: held by ops@machine-b/)
+    await expect(held.lock.verify()).rejects.toThrow(/lock lost/)
+    expect(await held.lock.release()).toBe(false)
+    expect((await backend.read(scope))?.holder.host).toBe('machine-b')
+    // Another run is refused while B holds it; B's release (If-Match) frees it.
+    await expect(acquireLock({backend, scope, runId: 'r2', runbook: 'x', who: a, ttlMs: 60_000, onLost: () => undefined})).rejects.toThrow(LockHeldError)
+    expect(await taken.lock.release()).toBe(true)
+    expect(await backend.read(scope)).toBeUndefined()
   })
 
   test('machine A is killed mid-shift; B is refused while its lease lives, takes over once it is dead, and ends at 100% with one batch per shift', {timeout: 180_000}, async () => {

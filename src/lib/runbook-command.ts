@@ -84,14 +84,20 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
     }
     const who = await this.identify(input.env, input.loaded.runbook)
     if (f['dry-run']) return this.dryRun(input, verdict)
-    if (!f['over-budget']) {
-      const v = await verdict()
-      if (v && !v.fits) throw new OpsError(`Not starting ${input.loaded.runbook.name}: nothing was changed. ${v.message}`, {code: 'OVER_BUDGET', exitCode: EXIT.failed, details: v})
+    let budget: EngineOptions['budget']
+    if (input.loaded.runbook.budget) {
+      const plan = await planRun({...input, stateDir: stateDir.root})
+      const v = await verdict(plan)
+      if (v && !v.fits && !f['over-budget']) {
+        throw new OpsError(`Not starting ${input.loaded.runbook.name}: nothing was changed. ${v.message}`, {code: 'OVER_BUDGET', exitCode: EXIT.failed, details: v})
+      }
+      // The run checks the steps left against the time left at each step, with the plan's worst cases.
+      budget = {worstCaseMs: Object.fromEntries(plan.steps.map((s) => [s.id, s.worstCaseMs])), ...(fastPath && !f.fast ? {hint: `its faster path: ${fastPath.description}`} : {})}
     }
     await this.confirmProtected(input, `running ${input.loaded.runbook.name}`)
     // --plan: the reviewed plan, applied as it is — its steps get back the files it was made of.
     const saved = f.plan ? (await checkSavedPlan(f.plan, {...input, stateDir: stateDir.root})).artifacts : undefined
-    return this.withEngine({who, saved}, (opts) => startRun(input, opts))
+    return this.withEngine({who, saved, budget}, (opts) => startRun(input, opts))
   }
 
   /** What a command does once its run has ended, however it ended (the drill cleans up and writes its reports). */

@@ -292,9 +292,17 @@ describe('the budget decides', () => {
       const fastDry = JSON.parse((await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--fast', '--dry-run', '--json'])).stdout)
       expect(fastDry.budget).toMatchObject({fits: true, fast: true})
       expect(fastDry.params).toMatchObject({verifyFor: '1s', insyncTimeout: '2m'})
-      const fast = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--fast', '--yes', '--json'], {timeoutMs: 90_000})
-      expect(fast.code, fast.stderr).toBe(0)
+      // Started anyway: at its first step the run says the steps left do not fit the time left.
+      const started = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--over-budget', '--yes', '--output', 'plain'], {timeoutMs: 90_000})
+      expect(started.code, started.stderr).toBe(0)
+      expect(started.stdout + started.stderr).toMatch(
+        /budget: the steps left could take \S+ at worst, and \S+ is left of the 5m budget \(its faster path: skip the verification window .*: --fast\)/,
+      )
       expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
+      // The faster path as a run: it fits, so nothing is said about the budget.
+      const fast = await sb.cli(['rollback', '--env', 'sandbox', '--config', config, '--fast', '--yes', '--output', 'plain'], {timeoutMs: 90_000})
+      expect(fast.code, fast.stderr).toBe(0)
+      expect(fast.stdout + fast.stderr).not.toContain('budget: the steps left')
 
       // --fast where the runbook declares no faster path: a usage error naming the flag.
       const noFast = await sb.cli(['rollout', '--env', 'sandbox', '--fast', '--dry-run'])

@@ -40,6 +40,8 @@ export interface EngineOptions {
   store?: RunStore
   /** runs resume --take-over --reason: take a dead lease held by another operator, recorded with the reason. */
   takeOver?: {reason: string}
+  /** The planned worst case of each step (runbooks with a budget section): checked against the time left at each step. */
+  budget?: {worstCaseMs: Record<string, number>; hint?: string}
   /** Where events go, and who is asked (approvals). */
   host: EngineHost
   /** --yes: confirmations and approvals are answered yes (and recorded as such). */
@@ -199,6 +201,7 @@ class RunExecutor {
   private base!: Contexts
   private deadlineWatch: NodeJS.Timeout | undefined
   private deadlineNoted = false
+  private budgetSaid = false
   private failure: RunState['failure']
   private readonly who: Who
 
@@ -478,6 +481,7 @@ class RunExecutor {
       attempt: rec.attempts + 1,
       group: rec.group ? {id: rec.group.id, title: this.redactor.text(rec.group.title)} : undefined,
     })
+    this.checkBudget(rec)
 
     if (rec.status === 'running' && (await this.reconcile(kind, rec, inputs, title)) === 'done') return
     if (kindMutates(kind, inputs)) await this.fence()
@@ -531,6 +535,23 @@ class RunExecutor {
   private auditChanges(stepId: string, changes: Change[] | undefined): void {
     if (!changes?.some(changesWorld)) return
     this.audit({action: 'step.changed', scope: this.state.lockScope, runId: this.state.id, detail: {step: stepId, changes}})
+  }
+
+  /**
+   * The budget at each step: do the steps left still fit the time left? Said once (on the step's
+   * output and in the audit trail), when they stop fitting; the run goes on — its deadline policy decides.
+   */
+  private checkBudget(rec: StepRecord): void {
+    const b = this.opts.budget
+    const d = this.state.deadline
+    if (!b || !d || this.budgetSaid) return
+    const left = this.state.steps.filter((s) => !s.compensationFor && s.status !== 'succeeded' && s.status !== 'skipped').reduce((a, s) => a + (b.worstCaseMs[s.id] ?? 0), 0)
+    const timeLeft = Date.parse(d.at) - Date.now()
+    if (left <= timeLeft) return
+    this.budgetSaid = true
+    const line = `budget: the steps left could take ${formatDuration(left)} at worst, and ${timeLeft > 0 ? `${formatDuration(timeLeft)} is left` : 'nothing is left'} of the ${formatDuration(d.budgetMs)} budget${b.hint ? ` (${b.hint}: --fast)` : ''}`
+    this.emit({type: 'step.output', stepId: rec.id, line})
+    this.audit({action: 'budget.over', scope: this.state.lockScope, runId: this.state.id, detail: {step: rec.id, worstCaseLeftMs: left, timeLeftMs: timeLeft}})
   }
 
   /** Settle a step left in doubt by a dead run: read the world, then record it done or act again. */

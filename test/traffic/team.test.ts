@@ -6,7 +6,7 @@
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {parse, stringify} from 'yaml'
-import {describe, expect, test} from 'vitest'
+import {afterAll, describe, expect, test} from 'vitest'
 import {loadConfig} from '../../src/lib/config/load.js'
 import {S3RunStore} from '../../src/lib/aws/s3-run-store.js'
 import {StateDir, whoAmI, type RunState} from '../../src/lib/engine/state.js'
@@ -18,6 +18,13 @@ import {liveWeights, shiftBatches, startRunInBackground} from '../helpers/traffi
 import {useSandbox} from '../helpers/sandbox.js'
 
 const sandbox = useSandbox({ttl: 1, changeDelayMs: 1500})
+const dirs: string[] = []
+afterAll(() => dirs.forEach(removeDir))
+const scratch = (prefix: string) => {
+  const d = tempDir(prefix)
+  dirs.push(d)
+  return d
+}
 const TEAM = 'sandbox-team'
 
 function draft(id: string): RunState {
@@ -56,8 +63,8 @@ describe('team state in S3', () => {
   test('two writers of one run: exactly one wins each entry, the other is refused with a clear error (moto S3, conditional writes)', async () => {
     const sb = sandbox()
     const environment = loadConfig(sb.status.config).config.environments[TEAM]!
-    const a = new S3RunStore(environment.state!, environment, new StateDir(tempDir('clipper-ops-a-')))
-    const b = new S3RunStore(environment.state!, environment, new StateDir(tempDir('clipper-ops-b-')))
+    const a = new S3RunStore(environment.state!, environment, new StateDir(scratch('clipper-ops-a-')))
+    const b = new S3RunStore(environment.state!, environment, new StateDir(scratch('clipper-ops-b-')))
     const id = `cas-${Date.now()}`
     const created = await a.create(draft(id), 'version: 1\n')
     await created.append({type: 'run.attempt', pid: 1, user: 'u', host: 'machine-a', resumed: false})

@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 import {OpsCommand} from '../lib/command.js'
 import {UsageError} from '../lib/errors.js'
-import {filterAudit, readAudit, type AuditEntry} from '../lib/engine/audit.js'
+import {filterAudit, type AuditEntry} from '../lib/engine/audit.js'
 import {auditDetail, auditTime, auditWho} from '../lib/report/audit-lines.js'
-import {stateDirFlag} from '../lib/flags.js'
+import {configFlag, stateDirFlag} from '../lib/flags.js'
 import {parseDuration} from '../lib/util/duration.js'
 
 const SINCE_FORMS = 'expected a duration back from now such as 30m, 2h or 7d, or an ISO 8601 time such as 2026-05-01 or 2026-05-01T14:00:00Z'
@@ -29,7 +29,7 @@ function parseSince(raw: string, now = Date.now()): Date | undefined {
 
 export default class Audit extends OpsCommand<typeof Audit> {
   static override summary = 'Read the audit trail: who ran, locked, approved and changed what, and when.'
-  static override description = `Every run appends to audit.jsonl in the state directory: runs started, resumed and ended, locks taken, taken over and broken, approvals, traffic shifts, gate results and each step that changed something. This prints it oldest first (newest last), filtered. A damaged line is skipped with a warning naming the file and line.`
+  static override description = `Every run appends to audit.jsonl in the state directory (or, with team state — state: s3://… in the config — to one object per entry under its audit/ prefix, read here with --env or the config's state): runs started, resumed and ended, locks taken, taken over and broken, approvals, traffic shifts, gate results and each step that changed something. This prints it oldest first (newest last), filtered. A damaged line is skipped with a warning naming the file and line.`
 
   static override examples = [
     {description: 'What happened on production in the last 2 hours', command: '<%= config.bin %> audit --env production --since 2h'},
@@ -59,14 +59,16 @@ export default class Audit extends OpsCommand<typeof Audit> {
       multiple: true,
     }),
     limit: Flags.integer({summary: 'At most this many entries (the newest).', default: 50, min: 1}),
+    config: configFlag,
     'state-dir': stateDirFlag,
   }
 
   async run(): Promise<AuditEntry[]> {
     const f = this.flags
-    const file = this.stateDir(f['state-dir']).auditFile()
+    const store = await this.runStore({env: f.env, config: f.config, stateDir: this.stateDir(f['state-dir'])})
+    const file = store.shared ? `${store.where}/audit/` : store.local.auditFile()
     // Warned even with --json: stdout stays the entries, and a damaged trail must not pass unseen.
-    const all = readAudit(file, (d) => process.stderr.write(`Warning: ${d.file}:${d.line}: ${d.message}\n`))
+    const all = await store.readAudit((d) => process.stderr.write(`Warning: ${d.file}:${d.line}: ${d.message}\n`))
     const matching = filterAudit(all ?? [], {scope: f.env, since: f.since, run: f.run, actions: f.action})
     const entries = matching.slice(-f.limit)
     if (!this.jsonEnabled()) {

@@ -6,6 +6,7 @@
 import {Command, type Interfaces} from '@oclif/core'
 import {OpsError, EXIT} from './errors.js'
 import {StateDir} from './engine/state.js'
+import type {RunStore} from './engine/store.js'
 import {resolve} from 'node:path'
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof OpsCommand)['baseFlags'] & T['flags']>
@@ -32,6 +33,12 @@ export abstract class OpsCommand<T extends typeof Command> extends Command {
 
   protected stateDir(flag?: string): StateDir {
     return new StateDir(resolve(flag ?? process.env.CLIPPER_OPS_STATE_DIR ?? '.clipper-ops'))
+  }
+
+  /** Where runs are read from: the team's S3 state when the config names one (for --env, or for all), else the state dir. */
+  protected async runStore(opts: {env?: string; config?: string; stateDir: StateDir}): Promise<RunStore> {
+    const {storeFor} = await import('./engine/stores.js')
+    return storeFor(opts)
   }
 
   /** Human output goes to stderr when --json owns stdout; otherwise to stdout. */

@@ -81,6 +81,16 @@ export const planFlag = Flags.string({
   exclusive: ['dry-run'],
 })
 
+export const fastFlag = Flags.boolean({
+  summary: "Take the runbook's faster path (budget.fastPath): what it declares to give up to fit the deadline.",
+  description: 'Offered when the planned worst case does not fit the deadline; the parameters it sets are in the runbook.',
+})
+
+export const overBudgetFlag = Flags.boolean({
+  summary: 'Start even though the planned worst case does not fit the deadline.',
+  description: 'Without it, a runbook with a budget section whose worst case cannot fit is refused before any change.',
+})
+
 /** Everything a command that runs a runbook takes. */
 export const runFlags = {
   env: envFlag,
@@ -89,6 +99,8 @@ export const runFlags = {
   output: outputFlag,
   'save-plan': savePlanFlag,
   plan: planFlag,
+  fast: fastFlag,
+  'over-budget': overBudgetFlag,
   yes: yesFlag,
   'no-input': noInputFlag,
   'state-dir': stateDirFlag,

@@ -11,7 +11,9 @@ import {basename, resolve} from 'node:path'
 import {styleText} from 'node:util'
 import type {Command} from '@oclif/core'
 import {OpsCommand} from './command.js'
-import {EXIT, UsageError} from './errors.js'
+import {EXIT, OpsError, UsageError} from './errors.js'
+import {budgetVerdict, type BudgetVerdict} from './engine/budget.js'
+import type {Plan} from './engine/planner.js'
 import type {RunInput} from './engine/draft.js'
 import type {EngineHost} from './engine/events.js'
 import {resumeRun, runbookMutates, runbookNeeds, startRun, type EngineOptions, type RunOutcome} from './engine/executor.js'
@@ -36,6 +38,8 @@ interface RunbookFlags {
   yes?: boolean
   'no-input'?: boolean
   'state-dir'?: string
+  fast?: boolean
+  'over-budget'?: boolean
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
@@ -63,23 +67,48 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
   protected async runRunbook(ref: string, params: Record<string, unknown>): Promise<unknown> {
     const f = this.runFlags
     const stateDir = this.stateDir(f['state-dir'])
-    const input = await resolveTarget(ref, params, {env: f.env, config: f.config, stateRoot: stateDir.root})
+    const target = {env: f.env, config: f.config, stateRoot: stateDir.root}
+    let input = await resolveTarget(ref, params, target)
+    const fastPath = input.loaded.runbook.budget?.fastPath
+    if (f.fast) {
+      if (!fastPath) throw new UsageError(`--fast: runbook "${input.loaded.runbook.name}" declares no faster path (budget.fastPath).`, {code: 'NO_FAST_PATH'})
+      input = await resolveTarget(ref, {...params, ...fastPath.params}, target)
+    }
+    // The budget's verdict, planned from the world as it is: a dry run shows it, a run starts only if it fits.
+    const verdict = async (plan?: Plan): Promise<BudgetVerdict | undefined> => {
+      if (!input.loaded.runbook.budget) return undefined
+      plan ??= await planRun({...input, stateDir: stateDir.root})
+      const over = plan.deadlineMs !== undefined && plan.worstCaseMs > plan.deadlineMs
+      const fastPlan = over && fastPath && !f.fast ? await planRun({...(await resolveTarget(ref, {...params, ...fastPath.params}, target)), stateDir: stateDir.root}) : undefined
+      return budgetVerdict(plan, {fast: Boolean(f.fast), fastPath, fastPlan})
+    }
     const who = await this.identify(input.env, input.loaded.runbook)
-    if (f['dry-run']) return this.dryRun(input)
+    if (f['dry-run']) return this.dryRun(input, verdict)
+    let budget: EngineOptions['budget']
+    if (input.loaded.runbook.budget) {
+      const plan = await planRun({...input, stateDir: stateDir.root})
+      const v = await verdict(plan)
+      if (v && !v.fits && !f['over-budget']) {
+        throw new OpsError(`Not starting ${input.loaded.runbook.name}: nothing was changed. ${v.message}`, {code: 'OVER_BUDGET', exitCode: EXIT.failed, details: v})
+      }
+      // The run checks the steps left against the time left at each step, with the plan's worst cases.
+      budget = {worstCaseMs: Object.fromEntries(plan.steps.map((s) => [s.id, s.worstCaseMs])), ...(fastPath && !f.fast ? {hint: `its faster path: ${fastPath.description}`} : {})}
+    }
     await this.confirmProtected(input, `running ${input.loaded.runbook.name}`)
     // --plan: the reviewed plan, applied as it is — its steps get back the files it was made of.
     const saved = f.plan ? (await checkSavedPlan(f.plan, {...input, stateDir: stateDir.root})).artifacts : undefined
-    return this.withEngine({who, saved}, (opts) => startRun(input, opts))
+    return this.withEngine({who, saved, budget}, (opts) => startRun(input, opts))
   }
 
   /** What a command does once its run has ended, however it ended (the drill cleans up and writes its reports). */
   protected async afterRun(_outcome: RunOutcome): Promise<void> {}
 
-  /** Continue a run that stopped, with the operator's decisions on in-doubt steps. */
-  protected async resumeRunbook(id: string, decisions: {assumeDone?: string[]; rerun?: string[]}): Promise<unknown> {
+  /** Continue a run that stopped, with the operator's decisions on in-doubt steps (and a takeover, when it is another operator's). */
+  protected async resumeRunbook(id: string, decisions: {assumeDone?: string[]; rerun?: string[]; takeOver?: {reason: string}}): Promise<unknown> {
     const stateDir = this.stateDir(this.runFlags['state-dir'])
-    const runId = stateDir.resolveId(id)
-    const state = stateDir.load(runId)
+    const store = await this.runStore({env: this.runFlags.env, config: this.runFlags.config, stateDir})
+    const runId = await store.resolveId(id)
+    const state = await store.load(runId)
     if (state.protected && state.status !== 'succeeded') await this.askForProtected(state.environment!, `resuming ${state.runbook.name} (${runId})`)
     const {loadRunbookCopy} = await import('./engine/executor.js')
     // Steps need the real config (the state holds a redacted copy): read it again; the engine checks it is unchanged.
@@ -92,8 +121,8 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
     }
     const config = environment ?? state.environmentConfig
     const env = state.environment && config ? {name: state.environment, environment: config} : undefined
-    const who = await this.identify(env, await loadRunbookCopy({dir: stateDir.runDir(runId), state}))
-    return this.withEngine({who, environment, ...decisions}, (opts) => resumeRun(runId, opts))
+    const who = await this.identify(env, await loadRunbookCopy(store, state))
+    return this.withEngine({who, environment, store, ...decisions}, (opts) => resumeRun(runId, opts))
   }
 
   /** Who is acting: the local user, and for environments on AWS the caller identity (for the audit trail). */
@@ -104,13 +133,15 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
     return identify(who, env, (await runbookNeeds(rb)).has('aws'))
   }
 
-  private async dryRun(input: RunInput): Promise<unknown> {
+  private async dryRun(input: RunInput, verdict: (plan: Plan) => Promise<BudgetVerdict | undefined>): Promise<unknown> {
     const f = this.runFlags
     // --save-plan keeps what the plan is made of (a Terraform plan file, rendered manifests) beside it.
     const file = f['save-plan'] ? resolve(f['save-plan']) : undefined
     const artifactsDir = file ? `${file}.artifacts` : undefined
     if (artifactsDir) rmSync(artifactsDir, {recursive: true, force: true})
     const plan = await planRun({...input, stateDir: this.stateDir(f['state-dir']).root, artifactsDir})
+    const budget = await verdict(plan)
+    if (budget) plan.budget = budget
     if (file && artifactsDir) {
       if (plan.steps.some((s) => s.artifacts)) plan.artifactsDir = basename(artifactsDir)
       else rmSync(artifactsDir, {recursive: true, force: true})

@@ -45,6 +45,9 @@ function workerRelease(layout: SandboxLayout, cliRoot: string | undefined, env: 
   return {releases: [{name: 'clipper-worker', chart, values: [values], timeout: '2m'}]}
 }
 
+/** The environment with team state (state: s3://…): the sandbox platform, its runs in S3. */
+export const TEAM_ENV = 'sandbox-team'
+
 /** The names the example Terraform module gives the sandbox-next platform (`<name>-<environment>-…`). */
 export const NEXT = {
   env: 'sandbox-next',
@@ -184,114 +187,122 @@ export async function writeSandboxFiles(
   }
   const sandboxHelm = workerRelease(layout, cliRoot, 'sandbox')
   const next = nextEnvironment(layout, cliRoot, {aws, tools})
+  const sandbox = {
+    description: `Local rehearsal environment started by "clipper-ops sandbox up" (${new Date().toISOString()}). Everything here is local and disposable.`,
+    protected: false,
+    aws,
+    dns: {
+      hostedZoneId: facts.hostedZoneId,
+      record: {name: SANDBOX.record, type: 'A', ttl},
+      probeUrl: `${urls.public}/`,
+      maxTtl: 300,
+      targets: {
+        legacy: {setIdentifier: SANDBOX.legacy.setIdentifier, values: [SANDBOX.legacy.value], healthCheckId: facts.healthChecks.legacy},
+        kubernetes: {
+          setIdentifier: SANDBOX.kubernetes.setIdentifier,
+          alias: {dnsName: SANDBOX.kubernetes.aliasDnsName, hostedZoneId: SANDBOX.kubernetes.aliasZoneId, evaluateTargetHealth: false, ttl},
+          healthCheckId: facts.healthChecks.kubernetes,
+        },
+      },
+      lock: 'route53',
+    },
+    kubernetes: {
+      cluster: SANDBOX.cluster,
+      kubeconfig: layout.kubeconfig,
+      context: 'sandbox',
+      namespace: SANDBOX.namespace,
+      deployments: [...SANDBOX.deployments],
+      hpas: [...SANDBOX.hpas],
+      healthUrl: `${urls.kubernetes}/health`,
+    },
+    compose: {
+      dockerHost: 'ssh://deploy@legacy.clpr.tv',
+      file: layout.composeFile,
+      project: 'clipper',
+      services: ['backend', 'frontend'],
+      healthUrl: `${urls.legacy}/health`,
+    },
+    database: {rdsInstance: SANDBOX.db, ...(databaseUrl ? {urlEnv: SANDBOX.databaseUrlEnv} : {})},
+    // The drill's validation of a restored copy: the seeded data is there, and how fresh it is.
+    ...(databaseUrl
+      ? {
+          dr: {
+            checks: [
+              {name: 'users', sql: 'select count(*) from users', min: 500},
+              {name: 'clips', sql: 'select count(*) from clips', min: 2000},
+              {name: 'clip views', sql: 'select count(*) from clip_views', min: 5000},
+            ],
+            freshness: 'select max(viewed_at) from clip_views',
+            timeout: '10m',
+            // Shared as a team's would be: in S3 (the ops state bucket), one object per drill.
+            history: `s3://${SANDBOX.stateBucket}/dr-history`,
+            maxAge: '8d',
+            // A region-wide recovery (dr drill --scope region): the copies in the secondary region, restored into its network.
+            region: {
+              name: SANDBOX.secondaryRegion,
+              subnetGroup: SANDBOX.dbSubnetGroupWest,
+              securityGroups: [facts.secondary.securityGroupId],
+              parameterGroup: SANDBOX.dbParameterGroupWest,
+            },
+          },
+        }
+      : {}),
+    backup: {vault: SANDBOX.vault, plan: SANDBOX.plan},
+    rollout: {
+      steps: [10, 50, 100],
+      bake: '5s',
+      approval: false,
+      gates: [
+        // A laptop under load is not a production cluster: the sandbox judges latency loosely.
+        {id: 'public-http', uses: 'gate-http', with: {url: `${urls.public}/`, maxP95: '1s'}},
+        {id: 'kubernetes', uses: 'gate-kubernetes', with: {}},
+        {id: 'alarms', uses: 'gate-cloudwatch-alarms', with: {}},
+        ...(urls.prometheus
+          ? [{id: 'k8s-error-ratio', uses: 'gate-prometheus', with: {name: 'Kubernetes 5xx ratio', query: sandboxQueries('kubernetes').errorRatio, slo: 'errorRate'}}]
+          : []),
+      ],
+    },
+    ...(urls.prometheus ? {prometheus: {url: urls.prometheus}} : {}),
+    cloudwatch: {alarms: [...SANDBOX.alarms]},
+    // Notifications go to the sink; their secrets are in tools.env above (and notify.env, for
+    // `sandbox status --env-vars`).
+    ...(notify
+      ? {notify: {slack: {webhookUrlEnv: NOTIFY_ENV.slack}, pagerduty: {routingKeyEnv: NOTIFY_ENV.pagerduty, url: notify.pagerdutyUrl}, webhook: {urlEnv: NOTIFY_ENV.webhook}}}
+      : {}),
+    ...(sandboxHelm ? {helm: sandboxHelm} : {}),
+    // What verify --phase post expects: the platform as the seeds' layout has it.
+    verify: {
+      vpc: {name: SANDBOX.vpc, zones: SANDBOX.zones.length},
+      eks: {version: '1.29', nodeGroups: {[SANDBOX.nodegroup]: {min: 2, max: 10}}, addons: [...SANDBOX.addons]},
+      rds: {multiAz: true, encrypted: true, backupRetentionDays: 7, maxBackupAge: '1h'},
+      redis: {replicationGroup: SANDBOX.redis},
+      buckets: [SANDBOX.uploads],
+      certificates: [{domain: SANDBOX.zone, minValidDays: 14}],
+      targetGroups: [SANDBOX.targetGroup],
+      hpas: {'clipper-backend': {min: 3, max: 20}},
+      ingresses: ['clipper'],
+      backupMaxAge: '26h',
+    },
+    tools,
+  }
   const config = {
     version: 1,
     defaultEnvironment: 'sandbox',
     environments: {
-      sandbox: {
-        description: `Local rehearsal environment started by "clipper-ops sandbox up" (${new Date().toISOString()}). Everything here is local and disposable.`,
-        protected: false,
-        aws,
-        dns: {
-          hostedZoneId: facts.hostedZoneId,
-          record: {name: SANDBOX.record, type: 'A', ttl},
-          probeUrl: `${urls.public}/`,
-          maxTtl: 300,
-          targets: {
-            legacy: {setIdentifier: SANDBOX.legacy.setIdentifier, values: [SANDBOX.legacy.value], healthCheckId: facts.healthChecks.legacy},
-            kubernetes: {
-              setIdentifier: SANDBOX.kubernetes.setIdentifier,
-              alias: {dnsName: SANDBOX.kubernetes.aliasDnsName, hostedZoneId: SANDBOX.kubernetes.aliasZoneId, evaluateTargetHealth: false, ttl},
-              healthCheckId: facts.healthChecks.kubernetes,
-            },
-          },
-          lock: 'route53',
-        },
-        kubernetes: {
-          cluster: SANDBOX.cluster,
-          kubeconfig: layout.kubeconfig,
-          context: 'sandbox',
-          namespace: SANDBOX.namespace,
-          deployments: [...SANDBOX.deployments],
-          hpas: [...SANDBOX.hpas],
-          healthUrl: `${urls.kubernetes}/health`,
-        },
-        compose: {
-          dockerHost: 'ssh://deploy@legacy.clpr.tv',
-          file: layout.composeFile,
-          project: 'clipper',
-          services: ['backend', 'frontend'],
-          healthUrl: `${urls.legacy}/health`,
-        },
-        database: {rdsInstance: SANDBOX.db, ...(databaseUrl ? {urlEnv: SANDBOX.databaseUrlEnv} : {})},
-        // The drill's validation of a restored copy: the seeded data is there, and how fresh it is.
-        ...(databaseUrl
-          ? {
-              dr: {
-                checks: [
-                  {name: 'users', sql: 'select count(*) from users', min: 500},
-                  {name: 'clips', sql: 'select count(*) from clips', min: 2000},
-                  {name: 'clip views', sql: 'select count(*) from clip_views', min: 5000},
-                ],
-                freshness: 'select max(viewed_at) from clip_views',
-                timeout: '10m',
-                // Shared as a team's would be: in S3 (the ops state bucket), one object per drill.
-                history: `s3://${SANDBOX.stateBucket}/dr-history`,
-                maxAge: '8d',
-                // A region-wide recovery (dr drill --scope region): the copies in the secondary region, restored into its network.
-                region: {
-                  name: SANDBOX.secondaryRegion,
-                  subnetGroup: SANDBOX.dbSubnetGroupWest,
-                  securityGroups: [facts.secondary.securityGroupId],
-                  parameterGroup: SANDBOX.dbParameterGroupWest,
-                },
-              },
-            }
-          : {}),
-        backup: {vault: SANDBOX.vault, plan: SANDBOX.plan},
-        rollout: {
-          steps: [10, 50, 100],
-          bake: '5s',
-          approval: false,
-          gates: [
-            // A laptop under load is not a production cluster: the sandbox judges latency loosely.
-            {id: 'public-http', uses: 'gate-http', with: {url: `${urls.public}/`, maxP95: '1s'}},
-            {id: 'kubernetes', uses: 'gate-kubernetes', with: {}},
-            {id: 'alarms', uses: 'gate-cloudwatch-alarms', with: {}},
-            ...(urls.prometheus
-              ? [{id: 'k8s-error-ratio', uses: 'gate-prometheus', with: {name: 'Kubernetes 5xx ratio', query: sandboxQueries('kubernetes').errorRatio, slo: 'errorRate'}}]
-              : []),
-          ],
-        },
-        ...(urls.prometheus ? {prometheus: {url: urls.prometheus}} : {}),
-        cloudwatch: {alarms: [...SANDBOX.alarms]},
-        // Notifications go to the sink; their secrets are in tools.env above (and notify.env, for
-        // `sandbox status --env-vars`).
-        ...(notify
-          ? {notify: {slack: {webhookUrlEnv: NOTIFY_ENV.slack}, pagerduty: {routingKeyEnv: NOTIFY_ENV.pagerduty, url: notify.pagerdutyUrl}, webhook: {urlEnv: NOTIFY_ENV.webhook}}}
-          : {}),
-        ...(sandboxHelm ? {helm: sandboxHelm} : {}),
-        // What verify --phase post expects: the platform as the seeds' layout has it.
-        verify: {
-          vpc: {name: SANDBOX.vpc, zones: SANDBOX.zones.length},
-          eks: {version: '1.29', nodeGroups: {[SANDBOX.nodegroup]: {min: 2, max: 10}}, addons: [...SANDBOX.addons]},
-          rds: {multiAz: true, encrypted: true, backupRetentionDays: 7, maxBackupAge: '1h'},
-          redis: {replicationGroup: SANDBOX.redis},
-          buckets: [SANDBOX.uploads],
-          certificates: [{domain: SANDBOX.zone, minValidDays: 14}],
-          targetGroups: [SANDBOX.targetGroup],
-          hpas: {'clipper-backend': {min: 3, max: 20}},
-          ingresses: ['clipper'],
-          backupMaxAge: '26h',
-        },
-        tools,
+      sandbox,
+      // The same platform, with the run state a team shares: runs, journals and the audit trail
+      // in S3, so that a second machine (another state dir) can take over a run.
+      [TEAM_ENV]: {
+        ...sandbox,
+        description: 'The sandbox platform with team state: runs, journals, reports and the audit trail in S3 (the sandbox bucket), as an on-call team shares them.',
+        state: `s3://${SANDBOX.teamStateBucket}/team`,
       },
       ...(next ? {[NEXT.env]: next} : {}),
     },
   }
   write(
     layout.config,
-    `# Written by "clipper-ops sandbox up"; rewritten on every start. Use it with --env sandbox (the\n# running platform) or --env sandbox-next (one that provision builds). clipper-ops finds it when\n# you have no clipper-ops.yaml of your own, or have one without a sandbox environment.\n${stringify(config, {lineWidth: 0})}`,
+    `# Written by "clipper-ops sandbox up"; rewritten on every start. Use it with --env sandbox (the\n# running platform) or --env sandbox-next (one that provision builds). clipper-ops finds it when\n# you have no clipper-ops.yaml of your own, or have one without a sandbox environment.\n${stringify(config, {lineWidth: 0, aliasDuplicateObjects: false})}`,
     // It holds the database's password: for its owner only.
     0o600,
   )

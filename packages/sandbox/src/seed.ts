@@ -61,6 +61,8 @@ export const SANDBOX = {
   uploads: 'clipper-sandbox-uploads',
   // Terraform's S3 backend: made before the first provision (bootstrap), as the seeds say.
   stateBucket: 'clipper-sandbox-tfstate',
+  /** The on-call team's shared run state (the sandbox-team environment: state: s3://…). */
+  teamStateBucket: 'clipper-ops-team-state',
   stateKey: 'clipper/sandbox.tfstate',
   lockTable: 'clipper-sandbox-tflock',
   images: {'clipper-backend': '5.0.0', 'clipper-frontend': '5.0.0', 'clipper-worker': '5.0.0'},
@@ -483,6 +485,7 @@ async function seedServices(common: Common): Promise<void> {
     ),
     bucket(SANDBOX.uploads),
     bucket(SANDBOX.stateBucket),
+    bucket(SANDBOX.teamStateBucket),
     ddb.send(
       new ddbm.CreateTableCommand({
         TableName: SANDBOX.lockTable,

@@ -1,12 +1,13 @@
 import {Flags} from '@oclif/core'
 import {OpsCommand} from '../../lib/command.js'
-import {stateDirFlag} from '../../lib/flags.js'
+import {configFlag, stateDirFlag} from '../../lib/flags.js'
 import {formatDuration} from '../../lib/util/duration.js'
 
 export default class RunsList extends OpsCommand<typeof RunsList> {
   static override summary = 'List runs, newest first.'
   static override examples = [
     '<%= config.bin %> runs list',
+    {description: "The team's runs on production, from its state in S3 (state: s3://… in the config)", command: '<%= config.bin %> runs list --env production'},
     {description: 'Runs on production that did not succeed, as JSON', command: '<%= config.bin %> runs list --env production --status failed --status interrupted --json'},
   ]
 
@@ -14,20 +15,21 @@ export default class RunsList extends OpsCommand<typeof RunsList> {
     env: Flags.string({char: 'e', summary: 'Only runs on this environment.'}),
     status: Flags.string({summary: 'Only runs with this status (repeatable).', options: ['running', 'succeeded', 'failed', 'interrupted'], multiple: true}),
     limit: Flags.integer({summary: 'At most this many runs.', default: 20, min: 1}),
+    config: configFlag,
     'state-dir': stateDirFlag,
   }
 
   async run(): Promise<{runs: Record<string, unknown>[]}> {
     const f = this.flags
-    const dir = this.stateDir(f['state-dir'])
+    const store = await this.runStore({env: f.env, config: f.config, stateDir: this.stateDir(f['state-dir'])})
     const runs = []
-    for (const id of dir.listRunIds().reverse()) {
-      const s = dir.readSnapshot(id)
+    for (const id of (await store.listRunIds()).reverse()) {
+      const s = await store.readSnapshot(id)
       // One damaged run must not hide the others: it is listed as unreadable, with its file.
       const damaged = !s || typeof s !== 'object' || !Array.isArray(s.steps) || typeof s.status !== 'string' || !s.who || !s.runbook
       if (damaged) {
         if (f.env || f.status) continue
-        this.warn(`${dir.runDir(id)}/state.json cannot be read (empty, cut short or not a run's state); "clipper-ops runs show ${id}" says more.`)
+        this.warn(`${store.runWhere(id)}state.json cannot be read (empty, cut short or not a run's state); "clipper-ops runs show ${id}" says more.`)
         runs.push({id, runbook: null, environment: null, status: 'unreadable', createdAt: null, endedAt: null, durationMs: null, steps: {total: 0, done: 0}, at: null, who: null})
         continue
       }
@@ -49,7 +51,7 @@ export default class RunsList extends OpsCommand<typeof RunsList> {
       if (runs.length >= f.limit) break
     }
     if (!this.jsonEnabled()) {
-      if (runs.length === 0) this.log(`No runs in ${dir.runsDir()}.`)
+      if (runs.length === 0) this.log(`No runs in ${store.where}.`)
       else {
         const rows = runs.map((r) => [
           r.id,

@@ -5,7 +5,7 @@ import {recordUnlock} from '../../lib/engine/audit.js'
 import {describeLock, holderIsGone, isExpired} from '../../lib/engine/lock.js'
 import {lockBackendFor} from '../../lib/engine/lock-backends.js'
 import {configFlag, stateDirFlag} from '../../lib/flags.js'
-import {hostname} from 'node:os'
+import {whoAmI} from '../../lib/engine/state.js'
 
 export default class RunsUnlock extends OpsCommand<typeof RunsUnlock> {
   static override summary = "Break an environment's lock (when its run is dead)."
@@ -34,7 +34,7 @@ export default class RunsUnlock extends OpsCommand<typeof RunsUnlock> {
       if (!this.jsonEnabled()) this.log(`${this.args.env} is not locked (${backend.where(this.args.env)}).`)
       return {scope: this.args.env, locked: false}
     }
-    const dead = isExpired(held) || holderIsGone(held, hostname())
+    const dead = isExpired(held) || holderIsGone(held, whoAmI().host)
     if (!f.force) {
       // Without --force this only shows who holds the lock (and changes nothing).
       if (!this.jsonEnabled()) {
@@ -49,7 +49,8 @@ export default class RunsUnlock extends OpsCommand<typeof RunsUnlock> {
     }
     if (!f.reason) throw new UsageError('--force needs --reason "<why>": breaking a lock is recorded in the audit trail.', {code: 'REASON_REQUIRED'})
     if (!(await backend.remove(held))) throw new UsageError(`The lock on ${this.args.env} changed while we looked; run the command again.`, {code: 'LOCK_CHANGED'})
-    recordUnlock(dir.auditFile(), this.args.env, held, f.reason)
+    const store = await this.runStore({env: this.args.env, config: f.config, stateDir: dir})
+    await recordUnlock(store, this.args.env, held, f.reason)
     if (!dead) {
       this.warn(
         `The holder of the lock on ${this.args.env} looked ALIVE (${describeLock(held)}). Its run stops before its next change, once it sees the lock is gone; check that it did (clipper-ops runs show ${held.runId}).`,
@@ -57,7 +58,7 @@ export default class RunsUnlock extends OpsCommand<typeof RunsUnlock> {
     }
     if (!this.jsonEnabled()) {
       this.log(`Broke the lock on ${this.args.env} (${describeLock(held)}).`)
-      this.log(`Recorded in ${dir.auditFile()}. Continue that run with: clipper-ops runs resume ${held.runId}`)
+      this.log(`Recorded in ${store.shared ? `${store.where}/audit/` : dir.auditFile()}. Continue that run with: clipper-ops runs resume ${held.runId}`)
     }
     return {scope: this.args.env, locked: false, broken: held, reason: f.reason, holderLookedDead: dead}
   }

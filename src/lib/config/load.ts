@@ -65,6 +65,8 @@ export function loadConfig(file: string): LoadedConfig {
  */
 function withResolvedPaths(config: Config, base: string): Config {
   for (const env of Object.values(config.environments)) {
+    // The whole config's team state applies to every environment that names none of its own.
+    if (config.state && !env.state) env.state = config.state
     if (env.terraform) {
       env.terraform.dir = resolve(base, env.terraform.dir)
       env.terraform.varFiles = env.terraform.varFiles.map((f) => resolve(base, f))

@@ -87,8 +87,18 @@ const gate = z.strictObject({
   with: z.record(z.string(), z.unknown()).default({}),
 })
 
+/** Team state: where runs, journals, reports and the audit trail live when not in the local state dir. */
+const stateUrl = z
+  .string({error: 'expected s3://bucket/prefix (or no "state" at all: runs stay in the local state dir)'})
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, {error: 'expected s3://bucket/prefix (or no "state" at all: runs stay in the local state dir)'})
+
 export const environmentSchema = z.strictObject({
   description: z.string().optional(),
+  /**
+   * Team state: s3://bucket/prefix keeps this environment's runs, journals, reports and audit trail
+   * in S3 (conditional writes), so another operator's machine can continue a run. Default: local files.
+   */
+  state: stateUrl.optional(),
   /** A protected environment asks before any mutation (or needs --yes). */
   protected: z.boolean().default(false),
   aws: z
@@ -401,6 +411,8 @@ export const configSchema = z.strictObject({
   version: z.literal(1, {error: 'expected version: 1'}),
   /** Environment used when --env is not given. */
   defaultEnvironment: z.string().optional(),
+  /** Team state for every environment that does not name its own (see environments.*.state). */
+  state: stateUrl.optional(),
   environments: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, {error: 'expected an environment name of lower-case letters, digits, dashes'}), environmentSchema),
 })
 

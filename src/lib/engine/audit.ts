@@ -20,9 +20,9 @@ export function audit(file: string, entry: Omit<AuditEntry, 'at'>): void {
   appendFileSync(file, `${JSON.stringify({at: new Date().toISOString(), ...entry})}\n`, {mode: 0o600})
 }
 
-/** `runs unlock --force`: a lock broken on purpose, with the operator's reason. */
-export function recordUnlock(file: string, scope: string, holder: unknown, reason: string): void {
-  audit(file, {who: whoAmI(), action: 'lock.broken', scope, detail: {reason, holder}})
+/** `runs unlock --force`: a lock broken on purpose, with the operator's reason (in the team's trail when state is shared). */
+export async function recordUnlock(store: {audit(entry: Omit<AuditEntry, 'at'>): Promise<void>}, scope: string, holder: unknown, reason: string): Promise<void> {
+  await store.audit({who: whoAmI(), action: 'lock.broken', scope, detail: {reason, holder}})
 }
 
 /** A line of audit.jsonl that could not be read as an entry (a torn write, a hand edit). */

@@ -21,8 +21,6 @@ import {changesWorld, kindMutates, type Change, type Reconciled, type StepContex
 import {formatDuration, parseDuration} from '../util/duration.js'
 import {Redactor} from '../util/redact.js'
 import {childEnvFor} from '../config/tools.js'
-import {readTextFile} from '../util/yaml-file.js'
-import {audit} from './audit.js'
 import {baseContexts, draftRun, stepContexts, type RunInput} from './draft.js'
 import type {AgendaItem, AgendaStep, EngineEvent, EngineHost} from './events.js'
 import {compensationFor, skipNote, specAt, stepTitle} from './expand.js'
@@ -30,11 +28,20 @@ import {acquireLock, LockLostError, lockTtlMs, type HeldLock, type LeaseInBatch,
 import {lockBackendForEnvironment} from './lock-backends.js'
 import type {Environment} from '../config/schema.js'
 import {sleep} from '../util/sleep.js'
-import {newRunId, RunJournal, StateDir, whoAmI, type RunState, type StepRecord, type Who, type WorldAtEnd} from './state.js'
+import {newRunId, StateDir, whoAmI, type RunEvent, type RunState, type StepRecord, type Who, type WorldAtEnd} from './state.js'
+import {LocalRunStore, StateConflictError, type RunStore, type RunWriter} from './store.js'
+import {storeForEnvironment} from './stores.js'
 import {writeRunReports} from '../report/run-report.js'
+import type {AuditEntry} from './audit.js'
 
 export interface EngineOptions {
   stateDir: StateDir
+  /** Where runs live (default: as the environment's config says, else the state dir); a resume passes the store it found the run in. */
+  store?: RunStore
+  /** runs resume --take-over --reason: take a dead lease held by another operator, recorded with the reason. */
+  takeOver?: {reason: string}
+  /** The planned worst case of each step (runbooks with a budget section): checked against the time left at each step. */
+  budget?: {worstCaseMs: Record<string, number>; hint?: string}
   /** Where events go, and who is asked (approvals). */
   host: EngineHost
   /** --yes: confirmations and approvals are answered yes (and recorded as such). */
@@ -114,10 +121,17 @@ export async function startRun(input: RunInput, opts: EngineOptions): Promise<Ru
   redactor.addFromConfig(input.env?.environment)
   const {state} = draftRun(input, {id: newRunId(input.loaded.runbook.name), who, redactor, dryRun: false})
   const backend = opts.lockBackend ?? (await lockBackendForEnvironment(input.env?.environment, opts.stateDir))
-  const exec = new RunExecutor({...opts, environment: input.env?.environment}, redactor)
+  const store = opts.store ?? (await storeForEnvironment(input.env?.environment, opts.stateDir))
+  const exec = new RunExecutor({...opts, environment: input.env?.environment}, redactor, store)
   // The lock comes first: a refused run leaves no run directory behind.
   await exec.lock(backend, state)
-  const journal = RunJournal.create(opts.stateDir, redactor.deep(state), input.loaded.source)
+  let journal: RunWriter
+  try {
+    journal = await store.create(redactor.deep(state), input.loaded.source)
+  } catch (error) {
+    await exec.unlock()
+    throw error
+  }
   return exec.execute(journal, input.loaded.runbook, false)
 }
 
@@ -125,45 +139,47 @@ export async function startRun(input: RunInput, opts: EngineOptions): Promise<Ru
  * A run that ended but whose process died before letting go of its lock (killed right after its
  * last journal entry) still holds the environment: the resume lets go of it, and says how it ended.
  */
-async function releaseLockLeftByEndedRun(journal: RunJournal, opts: EngineOptions): Promise<RunOutcome | undefined> {
+async function releaseLockLeftByEndedRun(journal: RunWriter, store: RunStore, opts: EngineOptions): Promise<RunOutcome | undefined> {
   const state = journal.state
   const backend = opts.lockBackend ?? (await lockBackendForEnvironment(opts.environment ?? state.environmentConfig, opts.stateDir))
   const live = await backend.read(state.lockScope)
-  if (live?.runId !== state.id || !(await backend.remove(live))) return undefined
-  audit(opts.stateDir.auditFile(), {
+  if (!live || live.runId !== state.id || !(await backend.remove(live))) return undefined
+  await store.audit({
     who: opts.who ?? whoAmI(),
     action: 'lock.released',
     scope: state.lockScope,
     runId: state.id,
     detail: {reason: `run ${state.id} had ${state.status}; its process ended before letting go of the lock`},
   })
-  journal.close()
-  return {state, exitCode: state.status === 'succeeded' ? EXIT.ok : EXIT.failed, reports: writeRunReports(journal.dir, state)}
+  const reports = await store.saveReports(journal)
+  await journal.close()
+  return {state, exitCode: state.status === 'succeeded' ? EXIT.ok : EXIT.failed, reports}
 }
 
 export async function resumeRun(runId: string, opts: EngineOptions): Promise<RunOutcome> {
-  const journal = RunJournal.open(opts.stateDir, runId)
+  const store = opts.store ?? new LocalRunStore(opts.stateDir)
+  const journal = await store.open(runId)
   const state = journal.state
   const ended = state.status === 'succeeded' || (state.status === 'failed' && state.failure?.compensated)
-  const released = ended ? await releaseLockLeftByEndedRun(journal, opts) : undefined
+  const released = ended ? await releaseLockLeftByEndedRun(journal, store, opts) : undefined
   if (released) return released
   if (state.status === 'succeeded') {
-    journal.close()
+    await journal.close()
     throw new UsageError(`Run ${runId} already succeeded; there is nothing to resume. Start a new run instead.`, {code: 'NOTHING_TO_RESUME'})
   }
   if (state.status === 'failed' && state.failure?.compensated) {
-    journal.close()
+    await journal.close()
     throw new UsageError(
       `Run ${runId} failed at ${state.failure.stepId} and its compensating steps ran (${state.failure.message}); resuming would act on a world those steps changed. Start a new run instead.`,
       {code: 'COMPENSATED'},
     )
   }
-  const rb = await loadRunbookCopy(journal)
+  const rb = await loadRunbookCopy(store, state)
   const redactor = new Redactor()
   redactor.addFromConfig(opts.environment ?? state.environmentConfig)
   // The config read again must be the one the run started with (compared as written: redacted).
   if (opts.environment && JSON.stringify(redactor.deep(opts.environment)) !== JSON.stringify(state.environmentConfig)) {
-    journal.close()
+    await journal.close()
     throw new UsageError(
       `The config of ${state.environment} changed since run ${runId} started; resuming would act with other settings than it planned. Restore the config, or start a new run.`,
       {
@@ -171,47 +187,80 @@ export async function resumeRun(runId: string, opts: EngineOptions): Promise<Run
       },
     )
   }
-  const exec = new RunExecutor(opts, redactor)
+  const exec = new RunExecutor(opts, redactor, store)
   const backend = opts.lockBackend ?? (await lockBackendForEnvironment(state.environmentConfig, opts.stateDir))
   try {
     await exec.lock(backend, state)
+    // What the previous holder wrote between our read and our lock (team state) is read now.
+    await journal.refresh()
   } catch (error) {
-    journal.close()
+    await journal.close()
+    await exec.unlock()
     throw error
   }
   return exec.execute(journal, rb, true)
 }
 
 /** The runbook as it was when the run started: a resume runs this copy, not a file edited since. */
-export async function loadRunbookCopy(journal: Pick<RunJournal, 'dir' | 'state'>): Promise<Runbook> {
-  const file = join(journal.dir, 'runbook.yaml')
-  const source = readTextFile(file, 'Runbook copy')
+export async function loadRunbookCopy(store: RunStore, state: RunState): Promise<Runbook> {
+  const {text: source, where: file} = await store.runbookSource(state.id)
   // The copy must be what the run started with: an edited copy would resume other steps than it planned.
-  if (createHash('sha256').update(source).digest('hex') !== journal.state.runbook.sha256) {
+  if (createHash('sha256').update(source).digest('hex') !== state.runbook.sha256) {
     throw new OpsError(
       `The run's copy of its runbook, ${file}, was changed since the run started (its sha256 no longer matches the one recorded). Resuming would run other steps than it planned; restore the file, or start a new run.`,
       {code: 'STATE_DAMAGED'},
     )
   }
-  return (await parseRunbook(journal.state.runbook.file, source, journal.state.runbook.builtin)).runbook
+  return (await parseRunbook(state.runbook.file, source, state.runbook.builtin)).runbook
 }
 
 class RunExecutor {
   private heldLock: HeldLock | undefined
   private readonly abort = new AbortController()
   private stopReason: string | undefined
-  private journal!: RunJournal
+  private journal!: RunWriter
+  /** Audit entries on their way (a team store writes them to S3): awaited before the run ends. */
+  private readonly auditing: Promise<unknown>[] = []
   private rb!: Runbook
   private base!: Contexts
   private deadlineWatch: NodeJS.Timeout | undefined
+  private deadlineNoted = false
+  private budgetSaid = false
   private failure: RunState['failure']
   private readonly who: Who
 
   constructor(
     private readonly opts: EngineOptions,
     private readonly redactor: Redactor,
+    private readonly store: RunStore,
   ) {
     this.who = opts.who ?? whoAmI()
+  }
+
+  /** A run refused after its lock was taken (its record could not be made) leaves no lock behind. */
+  async unlock(): Promise<void> {
+    await this.heldLock?.release().catch(() => false)
+  }
+
+  /** Add to the audit trail; the run does not wait for it, but waits for all before it ends. */
+  private audit(entry: Omit<AuditEntry, 'at' | 'who'>): void {
+    this.auditing.push(this.store.audit({who: this.who, ...entry}).catch(() => undefined))
+  }
+
+  /**
+   * Journal an event. A refused write (someone else wrote this run: it was taken over) fences
+   * this process: it stops where it is, acting no more.
+   */
+  private async record(event: RunEvent): Promise<void> {
+    try {
+      await this.journal.append(event)
+    } catch (error) {
+      if (error instanceof StateConflictError) {
+        this.stop(error.message)
+        throw this.interrupted()
+      }
+      throw error
+    }
   }
 
   async lock(backend: LockBackend, state: RunState): Promise<void> {
@@ -222,16 +271,28 @@ class RunExecutor {
       runbook: state.runbook.name,
       who: this.who,
       ttlMs: lockTtlMs(),
+      takeOver: this.opts.takeOver,
       onLost: (reason) => this.stop(`lock lost: ${reason}`),
     })
     this.heldLock = lock
-    audit(this.opts.stateDir.auditFile(), {
-      who: this.who,
-      action: tookOver ? 'lock.taken-over' : 'lock.acquired',
-      scope: state.lockScope,
-      runId: state.id,
-      detail: {where: backend.where(state.lockScope), ...(tookOver ? {previous: tookOver} : {})},
-    })
+    // A takeover names both operators: who takes (who), whose dead lease it was (from), and why.
+    const from = tookOver ? `${tookOver.holder.user}@${tookOver.holder.host}` : undefined
+    await this.store
+      .audit({
+        who: this.who,
+        action: tookOver ? 'lock.taken-over' : 'lock.acquired',
+        scope: state.lockScope,
+        runId: state.id,
+        detail: {
+          where: backend.where(state.lockScope),
+          generation: lock.info.generation,
+          ...(tookOver ? {previous: tookOver, from, by: `${this.who.user}@${this.who.host}`, ...(this.opts.takeOver ? {reason: this.opts.takeOver.reason} : {})} : {}),
+        },
+      })
+      .catch(async (error) => {
+        await lock.release().catch(() => false)
+        throw error
+      })
   }
 
   private stop(reason: string): void {
@@ -253,7 +314,7 @@ class RunExecutor {
     }
   }
 
-  async execute(journal: RunJournal, rb: Runbook, resumed: boolean): Promise<RunOutcome> {
+  async execute(journal: RunWriter, rb: Runbook, resumed: boolean): Promise<RunOutcome> {
     this.journal = journal
     this.rb = rb
     // Expressions read the real config (${{ env.x }}); the journal's copy is redacted for writing only.
@@ -263,19 +324,29 @@ class RunExecutor {
     external?.addEventListener('abort', onAbort, {once: true})
     if (external?.aborted) onAbort()
 
-    journal.append({type: 'run.attempt', pid: process.pid, user: this.who.user, host: this.who.host, resumed})
-    audit(this.opts.stateDir.auditFile(), {
-      who: this.who,
+    let caught: unknown
+    try {
+      await this.record({
+        type: 'run.attempt',
+        pid: process.pid,
+        user: this.who.user,
+        host: this.who.host,
+        resumed,
+        ...(this.heldLock ? {lease: this.heldLock.info.generation} : {}),
+      })
+    } catch (error) {
+      return this.finish(error)
+    }
+    this.audit({
       action: resumed ? 'run.resumed' : 'run.started',
       scope: this.state.lockScope,
       runId: this.state.id,
       detail: {runbook: this.state.runbook.name, params: this.redactor.deep(this.state.params)},
     })
 
-    let caught: unknown
     try {
       if (resumed) await this.refuseIfWorldMoved()
-      this.applyOperatorDecisions()
+      await this.applyOperatorDecisions()
       const {agenda, compensating} = this.agenda()
       this.emit({
         type: 'run.started',
@@ -398,7 +469,7 @@ class RunExecutor {
   }
 
   /** `runs resume --assume-done X` / `--rerun X`: the operator settles an in-doubt step. */
-  private applyOperatorDecisions(): void {
+  private async applyOperatorDecisions(): Promise<void> {
     for (const [list, decision] of [
       [this.opts.assumeDone ?? [], 'operator: assume done'],
       [this.opts.rerun ?? [], 'operator: run again'],
@@ -409,9 +480,9 @@ class RunExecutor {
         if (rec.status !== 'running' && rec.status !== 'failed') {
           throw new UsageError(`Step ${id} is ${rec.status}, not in doubt or failed; there is nothing to decide.`, {code: 'NOT_IN_DOUBT'})
         }
-        this.journal.append({type: 'step.reconciling', stepId: id, decision})
+        await this.record({type: 'step.reconciling', stepId: id, decision})
         if (decision === 'operator: assume done') {
-          this.journal.append({type: 'step.succeeded', stepId: id, durationMs: 0, summary: 'marked done by the operator on resume', reconciled: decision})
+          await this.record({type: 'step.succeeded', stepId: id, durationMs: 0, summary: 'marked done by the operator on resume', reconciled: decision})
         }
       }
     }
@@ -445,7 +516,7 @@ class RunExecutor {
       if (!enabled) {
         const {reason, warning} = skipNote(spec, ctx)
         const text = this.redactor.text(reason)
-        this.journal.append({type: 'step.skipped', stepId: id, reason: text, ...(warning ? {warning} : {})})
+        await this.record({type: 'step.skipped', stepId: id, reason: text, ...(warning ? {warning} : {})})
         this.emit({type: 'step.skipped', stepId: id, title: this.redactor.text(stepTitle(rec, spec, await loadKind(rec.kind), ctx)), reason: text, ...(warning ? {warning} : {})})
         return
       }
@@ -466,6 +537,7 @@ class RunExecutor {
       attempt: rec.attempts + 1,
       group: rec.group ? {id: rec.group.id, title: this.redactor.text(rec.group.title)} : undefined,
     })
+    this.checkBudget(rec)
 
     if (rec.status === 'running' && (await this.reconcile(kind, rec, inputs, title)) === 'done') return
     if (kindMutates(kind, inputs)) {
@@ -477,12 +549,12 @@ class RunExecutor {
     let delay = parseDuration(spec.retry?.delay ?? '2s') ?? 2000
     for (let attempt = 1; ; attempt++) {
       const started = Date.now()
-      this.journal.append({type: 'step.intent', stepId: id, attempt: rec.attempts + 1, inputs: this.redactor.deep(inputs), title})
+      await this.record({type: 'step.intent', stepId: id, attempt: rec.attempts + 1, inputs: this.redactor.deep(inputs), title})
       try {
         const result = await this.withTimeout(spec.timeout, (signal) => kind.run(this.stepContext(rec, signal), inputs))
         const summary = result.summary ? this.redactor.text(result.summary) : undefined
         const changes = this.redactor.deep(result.changes)
-        this.journal.append({type: 'step.succeeded', stepId: id, outputs: this.redactor.deep(result.outputs ?? {}), changes, summary, durationMs: Date.now() - started})
+        await this.record({type: 'step.succeeded', stepId: id, outputs: this.redactor.deep(result.outputs ?? {}), changes, summary, durationMs: Date.now() - started})
         this.auditChanges(id, changes)
         this.emit({type: 'step.succeeded', stepId: id, title, summary, changes, durationMs: Date.now() - started})
         return
@@ -491,7 +563,7 @@ class RunExecutor {
         if (error instanceof RunPausedError) return this.pause(rec, title, error)
         if (attempt < maxAttempts && !(error instanceof UsageError)) {
           const message = this.redactor.text(errorMessage(error))
-          this.journal.append({type: 'step.retry', stepId: id, attempt, error: message, delayMs: delay})
+          await this.record({type: 'step.retry', stepId: id, attempt, error: message, delayMs: delay})
           this.emit({type: 'step.retrying', stepId: id, attempt, of: maxAttempts, error: message, delayMs: delay})
           await sleep(delay, this.abort.signal).catch(() => undefined)
           if (this.abort.signal.aborted) throw this.interrupted()
@@ -521,7 +593,24 @@ class RunExecutor {
   /** The audit trail gets every step that changed the world (reads, waits and questions are not changes). */
   private auditChanges(stepId: string, changes: Change[] | undefined): void {
     if (!changes?.some(changesWorld)) return
-    audit(this.opts.stateDir.auditFile(), {who: this.who, action: 'step.changed', scope: this.state.lockScope, runId: this.state.id, detail: {step: stepId, changes}})
+    this.audit({action: 'step.changed', scope: this.state.lockScope, runId: this.state.id, detail: {step: stepId, changes}})
+  }
+
+  /**
+   * The budget at each step: do the steps left still fit the time left? Said once (on the step's
+   * output and in the audit trail), when they stop fitting; the run goes on — its deadline policy decides.
+   */
+  private checkBudget(rec: StepRecord): void {
+    const b = this.opts.budget
+    const d = this.state.deadline
+    if (!b || !d || this.budgetSaid) return
+    const left = this.state.steps.filter((s) => !s.compensationFor && s.status !== 'succeeded' && s.status !== 'skipped').reduce((a, s) => a + (b.worstCaseMs[s.id] ?? 0), 0)
+    const timeLeft = Date.parse(d.at) - Date.now()
+    if (left <= timeLeft) return
+    this.budgetSaid = true
+    const line = `budget: the steps left could take ${formatDuration(left)} at worst, and ${timeLeft > 0 ? `${formatDuration(timeLeft)} is left` : 'nothing is left'} of the ${formatDuration(d.budgetMs)} budget${b.hint ? ` (${b.hint}: --fast)` : ''}`
+    this.emit({type: 'step.output', stepId: rec.id, line})
+    this.audit({action: 'budget.over', scope: this.state.lockScope, runId: this.state.id, detail: {step: rec.id, worstCaseLeftMs: left, timeLeftMs: timeLeft}})
   }
 
   /** Settle a step left in doubt by a dead run: read the world, then record it done or act again. */
@@ -536,7 +625,7 @@ class RunExecutor {
       verdict = {unknown: `checking the world failed: ${errorMessage(error)}`}
     }
     if ('unknown' in verdict) {
-      this.journal.append({type: 'step.reconciling', stepId: rec.id, decision: `unknown: ${verdict.unknown}`})
+      await this.record({type: 'step.reconciling', stepId: rec.id, decision: `unknown: ${verdict.unknown}`})
       this.emit({type: 'step.in-doubt', stepId: rec.id, verdict: 'unknown', detail: this.redactor.text(verdict.unknown)})
       // The step stays in doubt (running, no result) for the operator to settle; nothing is compensated.
       const error = new RunFailedError(
@@ -553,8 +642,8 @@ class RunExecutor {
     if (verdict.done) {
       const summary = verdict.summary ?? 'found in place after the interruption'
       const changes = this.redactor.deep(verdict.changes)
-      this.journal.append({type: 'step.reconciling', stepId: rec.id, decision: 'done'})
-      this.journal.append({
+      await this.record({type: 'step.reconciling', stepId: rec.id, decision: 'done'})
+      await this.record({
         type: 'step.succeeded',
         stepId: rec.id,
         outputs: this.redactor.deep((verdict.outputs ?? {}) as Record<string, unknown>),
@@ -568,7 +657,7 @@ class RunExecutor {
       this.emit({type: 'step.succeeded', stepId: rec.id, title, summary: 'already in place (found after the interruption)', changes, durationMs: 0, reconciled: true})
       return 'done'
     }
-    this.journal.append({type: 'step.reconciling', stepId: rec.id, decision: 'redo'})
+    await this.record({type: 'step.reconciling', stepId: rec.id, decision: 'redo'})
     this.emit({type: 'step.in-doubt', stepId: rec.id, verdict: 'redo', detail: `${rec.id} had not taken effect; running it again`})
     return 'redo'
   }
@@ -610,9 +699,9 @@ class RunExecutor {
   }
 
   /** A step paused the run ("no" at an approval): it stops here, resumable, and nothing is compensated. */
-  private pause(rec: StepRecord, title: string, error: RunPausedError): never {
+  private async pause(rec: StepRecord, title: string, error: RunPausedError): Promise<never> {
     const reason = this.redactor.text(error.message)
-    this.journal.append({type: 'step.paused', stepId: rec.id, reason})
+    await this.record({type: 'step.paused', stepId: rec.id, reason})
     this.emit({type: 'step.paused', stepId: rec.id, title, reason})
     this.stop(reason)
     throw this.interrupted()
@@ -625,7 +714,7 @@ class RunExecutor {
   private async failStep(rec: StepRecord, error: unknown, durationMs?: number): Promise<void> {
     const message = this.redactor.text(errorMessage(error))
     const code = error instanceof OpsError ? error.code : undefined
-    this.journal.append({type: 'step.failed', stepId: rec.id, error: {message, code}, durationMs})
+    await this.record({type: 'step.failed', stepId: rec.id, error: {message, code}, durationMs})
     const title = this.redactor.text(rec.title)
     if (this.continuesOnFailure(rec)) {
       this.emit({type: 'step.failed', stepId: rec.id, title, error: {message, code}, durationMs, continues: true})
@@ -635,7 +724,7 @@ class RunExecutor {
     // Someone else's concurrent edit made the step fail: compensating would overrule them too.
     const overrules = error instanceof OpsError && error.code === 'CONCURRENT_EDIT'
     const comp = rec.compensationFor || overrules ? [] : compensationFor(this.rb, rec, stepContexts(this.base, this.rb, this.state.steps, rec))
-    if (comp.length) this.journal.append({type: 'steps.added', steps: comp})
+    if (comp.length) await this.record({type: 'steps.added', steps: comp})
     this.emit({
       type: 'step.failed',
       stepId: rec.id,
@@ -686,7 +775,7 @@ class RunExecutor {
       fence: () => this.fence(),
       fenced: (send) => this.fenced(send),
       note: async (detail) => {
-        this.journal.append({type: 'step.note', stepId: rec.id, detail: this.redactor.deep(detail)})
+        await this.record({type: 'step.note', stepId: rec.id, detail: this.redactor.deep(detail)})
       },
       previous: {notes: {...rec.notes}, startedAt: rec.startedAt, attempts: rec.attempts},
       remainingMs: () => (state.deadline ? Date.parse(state.deadline.at) - Date.now() : undefined),
@@ -696,8 +785,7 @@ class RunExecutor {
       projected: new Map(),
       saved: this.opts.saved?.[rec.id],
       kinds: {load: loadKind},
-      audit: (action, detail) =>
-        audit(this.opts.stateDir.auditFile(), {who: this.who, action, scope: state.lockScope, runId: state.id, detail: {step: rec.id, ...this.redactor.deep(detail)}}),
+      audit: (action, detail) => this.audit({action, scope: state.lockScope, runId: state.id, detail: {step: rec.id, ...this.redactor.deep(detail)}}),
     }
   }
 
@@ -725,17 +813,22 @@ class RunExecutor {
   private watchDeadline(): void {
     const d = this.state.deadline
     if (!d || d.exceededAt) return
-    this.deadlineWatch = setInterval(() => {
+    this.deadlineWatch = setInterval(() => void this.checkDeadline().catch(() => undefined), 1000)
+    this.deadlineWatch.unref()
+  }
+
+  private async checkDeadline(): Promise<void> {
+    {
       const deadline = this.state.deadline
-      if (!deadline || deadline.exceededAt || Date.now() <= Date.parse(deadline.at)) return
-      this.journal.append({type: 'deadline.exceeded', budgetMs: deadline.budgetMs})
+      if (!deadline || deadline.exceededAt || this.deadlineNoted || Date.now() <= Date.parse(deadline.at)) return
+      this.deadlineNoted = true // once, even while the write is on its way
+      await this.record({type: 'deadline.exceeded', budgetMs: deadline.budgetMs})
       this.emit({type: 'deadline.exceeded', runbook: this.state.runbook.name, budgetMs: deadline.budgetMs, policy: deadline.policy})
       if (deadline.policy === 'fail') {
         this.failure ??= {message: `deadline of ${formatDuration(deadline.budgetMs)} passed`, code: 'DEADLINE'}
         this.stop('deadline passed')
       }
-    }, 1000)
-    this.deadlineWatch.unref()
+    }
   }
 
   /**
@@ -761,49 +854,60 @@ class RunExecutor {
     return out.length ? out : undefined
   }
 
+  /** A write at the end of a run: one refused (fenced) or failed must not hide how the run ended. */
+  private async recordEnd(event: RunEvent): Promise<void> {
+    if (this.journal.fenced) return
+    await this.record(event).catch(() => undefined)
+  }
+
   private async finish(caught: unknown): Promise<RunOutcome> {
     const interrupted = this.abort.signal.aborted && !(this.failure?.code === 'DEADLINE')
     const world = await this.readBackWorld()
     let exitCode: number
     if (caught instanceof WorldMovedError) {
       // Refused before any step: the run stays as it was (stopped, resumable), and says why.
-      this.journal.append({type: 'run.interrupted', reason: caught.message, world})
+      await this.recordEnd({type: 'run.interrupted', reason: caught.message, world})
       exitCode = EXIT.failed
     } else if (interrupted) {
-      this.journal.append({type: 'run.interrupted', reason: this.stopReason ?? 'interrupted', ...(this.state.stopped ? {paused: true} : {}), world})
+      await this.recordEnd({type: 'run.interrupted', reason: this.stopReason ?? 'interrupted', ...(this.state.stopped ? {paused: true} : {}), world})
       exitCode = EXIT.interrupted
     } else if (caught || this.failure) {
       const failure = this.failure ?? {message: this.redactor.text(errorMessage(caught)), code: caught instanceof OpsError ? caught.code : undefined}
       if (this.failure?.code === 'DEADLINE') {
         for (const s of this.state.steps.filter((x) => x.status === 'running')) {
-          this.journal.append({type: 'step.failed', stepId: s.id, error: {message: 'stopped: the deadline passed', code: 'DEADLINE'}})
+          await this.recordEnd({type: 'step.failed', stepId: s.id, error: {message: 'stopped: the deadline passed', code: 'DEADLINE'}})
         }
       }
-      this.journal.append({type: 'run.finished', status: 'failed', failure, world})
+      await this.recordEnd({type: 'run.finished', status: 'failed', failure, world})
       exitCode = EXIT.failed
     } else {
-      this.journal.append({type: 'run.finished', status: 'succeeded', world})
+      await this.recordEnd({type: 'run.finished', status: 'succeeded', world})
       exitCode = EXIT.ok
     }
     const released = this.heldLock ? await this.heldLock.release().catch(() => false) : false
-    audit(this.opts.stateDir.auditFile(), {
-      who: this.who,
-      action: `run.${this.state.status}`,
+    const fenced = this.journal.fenced
+    this.audit({
+      action: fenced ? 'run.fenced' : `run.${this.state.status}`,
       scope: this.state.lockScope,
       runId: this.state.id,
-      detail: {failure: this.state.failure, lockReleased: released},
+      detail: fenced ? {reason: fenced} : {failure: this.state.failure, lockReleased: released},
     })
-    this.journal.close()
-    const reports = writeRunReports(this.journal.dir, this.state)
+    await Promise.all(this.auditing)
+    await this.journal.close()
+    // Fenced: the run is another operator's now. Its record is theirs to write; this process
+    // says how it stopped, and its reports stay on this machine.
+    const state: RunState = fenced ? {...this.state, status: 'interrupted', stopped: {reason: fenced}, world} : this.state
+    if (fenced) exitCode = EXIT.interrupted
+    const reports = fenced ? writeRunReports(this.journal.dir, state) : await this.store.saveReports(this.journal)
     this.emit({
       type: 'run.finished',
-      status: this.state.status,
+      status: state.status,
       exitCode,
-      durationMs: this.state.durationMs,
-      failure: this.state.failure,
-      ...(interrupted ? {reason: this.stopReason} : {}),
+      durationMs: state.durationMs,
+      failure: state.failure,
+      ...(interrupted || fenced ? {reason: fenced ?? this.stopReason} : {}),
       reports,
     })
-    return {state: this.state, exitCode, reports}
+    return {state, exitCode, reports}
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Which lock backend guards an environment: a TXT record beside the public name in Route 53
  * (across machines: two on-call engineers on two laptops) for environments that touch the
- * cloud's DNS, unless their config says dns.lock: local; a file under the state dir otherwise.
+ * cloud's DNS, unless their config says dns.lock: local; an object beside the runs for team state
+ * (state: s3://…); a file under the state dir otherwise.
  */
 import {requireConfig} from '../config/load.js'
 import type {Environment} from '../config/schema.js'
@@ -12,6 +13,11 @@ export async function lockBackendForEnvironment(environment: Environment | undef
   if (environment?.dns && environment.aws && environment.dns.lock === 'route53') {
     const {Route53LockBackend} = await import('../aws/route53-lock.js')
     return new Route53LockBackend(environment)
+  }
+  // Team state without a Route 53 lock: the lock lives beside the runs, in S3.
+  if (environment?.state && environment.aws) {
+    const {S3LockBackend} = await import('../aws/s3-lock.js')
+    return new S3LockBackend(environment.state, environment)
   }
   return new FileLockBackend(stateDir.locksDir())
 }

@@ -24,6 +24,8 @@ export interface LockInfo {
   expiresAt: string
   /** Random per acquisition: tells our lock from a later one with the same run id. */
   token: string
+  /** 1 when first taken, one more at each takeover: the lease's generation, recorded in the journal. */
+  generation?: number
 }
 
 export interface LockBackend {
@@ -56,8 +58,9 @@ export class LockHeldError extends OpsError {
   constructor(
     message: string,
     readonly holder: LockInfo,
+    code = 'LOCKED',
   ) {
-    super(message, {code: 'LOCKED', exitCode: EXIT.failed, details: holder})
+    super(message, {code, exitCode: EXIT.failed, details: holder})
   }
 }
 
@@ -77,8 +80,13 @@ export function describeLock(l: LockInfo, now = Date.now()): string {
   const age = formatDuration(now - Date.parse(l.acquiredAt))
   const renewed = formatDuration(now - Date.parse(l.renewedAt))
   const left = Date.parse(l.expiresAt) - now
-  const expiry = left > 0 ? `expires in ${formatDuration(left)} unless renewed` : `EXPIRED ${formatDuration(-left)} ago`
+  const expiry = left > 0 ? `expires in ${formatDuration(left)} (at ${l.expiresAt}) unless renewed` : `EXPIRED ${formatDuration(-left)} ago`
   return `held by ${l.holder.user}@${l.holder.host} (pid ${l.holder.pid}${l.holder.aws ? `, ${l.holder.aws}` : ''}) for run ${l.runId} (${l.runbook}), taken ${age} ago, renewed ${renewed} ago, ${expiry}`
+}
+
+/** A dead lease in the words a handover needs: holder, host, last renewal and how long ago. */
+export function describeLease(l: LockInfo, now = Date.now()): string {
+  return `held by ${l.holder.user}@${l.holder.host} (pid ${l.holder.pid}), last renewed at ${l.renewedAt} (${formatDuration(now - Date.parse(l.renewedAt))} ago), expired ${formatDuration(Math.max(0, now - Date.parse(l.expiresAt)))} ago${l.generation ? `, generation ${l.generation}` : ''}`
 }
 
 export function isExpired(l: LockInfo, now = Date.now()): boolean {
@@ -297,7 +305,14 @@ export interface AcquireOptions {
   runbook: string
   who: Who
   ttlMs: number
+  /** Take a dead lease held by another operator (runs resume --take-over --reason). */
+  takeOver?: {reason: string}
   onLost: (reason: string) => void
+}
+
+/** Is the lease another operator's (another machine or user), not an earlier attempt of ours here? */
+export function heldByOther(l: LockInfo, who: Who): boolean {
+  return l.holder.host !== who.host || l.holder.user !== who.user
 }
 
 /**
@@ -315,6 +330,7 @@ export async function acquireLock(o: AcquireOptions): Promise<{lock: HeldLock; t
     renewedAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + o.ttlMs).toISOString(),
     token: randomBytes(8).toString('hex'),
+    generation: 1,
   }
   for (let attempt = 0; attempt < 3; attempt++) {
     const created = await o.backend.create(info)
@@ -326,18 +342,29 @@ export async function acquireLock(o: AcquireOptions): Promise<{lock: HeldLock; t
     const holder = created.holder
     if (!holder) continue // released between our create and read: try again
     const dead = isExpired(holder) || holderIsGone(holder, o.who.host)
-    if (holder.runId === o.runId && dead) {
-      if (await o.backend.replace(holder, info)) {
-        const lock = new HeldLock(o.backend, info, o.ttlMs, o.onLost)
+    // Another operator's run is taken over only on purpose (--take-over --reason): a handover is
+    // recorded with both names, never done silently.
+    const mayTake = !heldByOther(holder, o.who) || o.takeOver !== undefined
+    if (holder.runId === o.runId && dead && mayTake) {
+      const next = {...info, generation: (holder.generation ?? 1) + 1}
+      if (await o.backend.replace(holder, next)) {
+        const lock = new HeldLock(o.backend, next, o.ttlMs, o.onLost)
         lock.startHeartbeat()
         return {lock, tookOver: holder}
       }
       continue
     }
     const where = o.backend.where(o.scope)
+    if (holder.runId === o.runId && dead) {
+      throw new LockHeldError(
+        `The lease of run ${o.runId} is dead: ${describeLease(holder)}. It is another operator's (${holder.holder.user}@${holder.holder.host}); make sure that run is really gone, then take it over — recorded in the audit trail with your reason — with:\n  clipper-ops runs resume ${o.runId} --take-over --reason "<why>"`,
+        holder,
+        'LEASE_DEAD',
+      )
+    }
     const hint =
       holder.runId === o.runId
-        ? `That run is still alive (pid ${holder.holder.pid} on ${holder.holder.host}); wait for it, or stop it first.`
+        ? `That run is still alive (pid ${holder.holder.pid} on ${holder.holder.host}, its lease runs until ${holder.expiresAt} and is being renewed); wait for it, or stop it first.${o.takeOver ? ' --take-over takes only a dead lease.' : ''}`
         : dead
           ? `The holder looks dead (${isExpired(holder) ? 'its lock expired' : 'its process is gone'}). If you are sure, take the lock over with: clipper-ops runs unlock ${o.scope} --force --reason "<why>"; then continue that run with: clipper-ops runs resume ${holder.runId}`
           : `Wait for that run to finish, or ask ${holder.holder.user}. See it with: clipper-ops runs show ${holder.runId}`

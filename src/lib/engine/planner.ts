@@ -4,6 +4,7 @@
  * fingerprint of the live state it read, so that a reviewed plan can later be applied as it is
  * and refused when the world has moved on.
  */
+import type {BudgetVerdict} from './budget.js'
 import {createHash} from 'node:crypto'
 import {sha256File} from '../util/files.js'
 import {readFileSync} from 'node:fs'
@@ -55,6 +56,8 @@ export interface Plan {
   /** The worst case of the whole run plus the worst failure path. */
   worstCaseWithRollbackMs: number
   deadlineMs?: number
+  /** For a runbook with a budget section: whether its worst case fits the deadline (the same verdict a run starts with). */
+  budget?: BudgetVerdict
   fingerprint: string
   /** With --save-plan: the directory (relative to the plan file) holding the steps' artifacts. */
   artifactsDir?: string

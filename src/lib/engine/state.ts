@@ -90,7 +90,7 @@ export interface WorldAtEnd {
 
 export type RunEvent =
   | {type: 'run.created'; state: RunState}
-  | {type: 'run.attempt'; pid: number; user: string; host: string; resumed: boolean}
+  | {type: 'run.attempt'; pid: number; user: string; host: string; resumed: boolean; lease?: number}
   | {type: 'step.intent'; stepId: string; attempt: number; inputs?: unknown; title?: string}
   | {type: 'step.note'; stepId: string; detail: Record<string, unknown>}
   | {type: 'step.succeeded'; stepId: string; outputs?: Record<string, unknown>; changes?: Change[]; summary?: string; durationMs: number; reconciled?: string}
@@ -116,7 +116,9 @@ export function whoAmI(): Who {
   } catch {
     /* no passwd entry (containers) */
   }
-  return {user, host: hostname(), pid: process.pid}
+  // CLIPPER_OPS_HOST: the name this machine goes by in leases and the audit trail, where the host
+  // name says nothing (a container's random one).
+  return {user, host: process.env.CLIPPER_OPS_HOST || hostname(), pid: process.pid}
 }
 
 export function newRunId(runbookName: string, now = new Date()): string {

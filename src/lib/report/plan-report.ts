@@ -93,7 +93,8 @@ function timeLine(plan: Plan): string {
     const fits = plan.worstCaseMs <= plan.deadlineMs
     parts.push(`. Deadline ${formatDuration(plan.deadlineMs)}: the worst case ${fits ? 'fits' : 'DOES NOT FIT'}`)
   }
-  return `${parts.join('')}.`
+  // The verdict a run would start with (runbooks with a budget section): the same words.
+  return `${parts.join('')}.${plan.budget && !plan.budget.fits ? `\n${plan.budget.message}` : ''}`
 }
 
 /**

@@ -100,6 +100,21 @@ export const runbookSchema = z.strictObject({
   recovery: z.boolean().default(false),
   /** What to do when the deadline passes: report loudly and go on, or stop. */
   onDeadline: z.enum(['continue', 'fail']).default('continue'),
+  /**
+   * The budget decides: before the run starts, its planned worst case is compared with the
+   * deadline, and one that cannot fit is refused at once (unless --over-budget), offering the
+   * faster path declared here (taken with --fast: these parameters instead).
+   */
+  budget: z
+    .strictObject({
+      fastPath: z
+        .strictObject({
+          description: z.string().min(1, {error: 'expected what the faster path gives up, e.g. "skip the verification window"'}),
+          params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+        })
+        .optional(),
+    })
+    .optional(),
   /** Shown with a failure: the command that undoes the run, e.g. clipper-ops rollback --env ${{ envName }}. */
   undo: z.string().min(1).optional(),
   /** Compensating steps for any failed step that has no onFailure of its own. */

@@ -28,7 +28,7 @@ import {
   type LivePair,
   type Weights,
 } from '../aws/route53.js'
-import {parseDuration} from '../util/duration.js'
+import {formatDuration, parseDuration} from '../util/duration.js'
 import {defineStep, type Change, type StepContext} from './types.js'
 
 const weight = z.number({error: 'expected a weight from 0 to 255'}).int().min(0).max(255)
@@ -42,9 +42,27 @@ const inputs = z.strictObject({
   waitInsync: z.boolean().default(true),
   insyncTimeout: duration().default('10m'),
   comment: z.string().max(256).optional(),
+  /**
+   * A shift towards Kubernetes is refused when rolling it back (one batch back, INSYNC, the TTL)
+   * could not fit this budget (the rollout passes slos.rollbackBudget).
+   */
+  rollbackBudget: duration('a rollback time budget').optional(),
 })
 
 type Inputs = z.output<typeof inputs>
+
+/** What sending one batch back takes at worst (retries of Throttling included). */
+const BATCH_BACK_MS = 10_000
+
+/** Why a shift must not start: its worst-case rollback would not fit the rollback budget. */
+function overRollbackBudget(i: Inputs, before: {kubernetes?: number}, ttlSeconds: number): string | undefined {
+  if (!i.rollbackBudget || i.kubernetes <= (before.kubernetes ?? 0)) return undefined
+  const budget = parseDuration(i.rollbackBudget)!
+  const insync = parseDuration(i.insyncTimeout)!
+  const worst = BATCH_BACK_MS + insync + ttlSeconds * 1000
+  if (worst <= budget) return undefined
+  return `refusing to shift to kubernetes ${i.kubernetes}: rolling it back could take up to ${formatDuration(worst)} (one batch back ${formatDuration(BATCH_BACK_MS)}, INSYNC up to ${formatDuration(insync)}, the TTL ${ttlSeconds}s), more than the rollback budget of ${formatDuration(budget)} (slos.rollbackBudget). Lower the record's TTL, or raise the budget.`
+}
 
 const projectionKey = (cfg: DnsConfig) => `route53:${cfg.zoneId}:${cfg.name}:${cfg.type}`
 
@@ -105,6 +123,8 @@ export default defineStep({
     const changes = shiftChanges(cfg, pair, want, {convert: i.convert})
     ctx.projected.set(projectionKey(cfg), projectPair(pair, changes, cfg))
     const ttl = effectiveTtl(cfg, pair)
+    const over = overRollbackBudget(i, before, ttl)
+    if (over) throw new RunFailedError(over, {code: 'OVER_BUDGET'})
     const observed = ROLES.map((r) => describeRecord(pair.byRole[r]))
     if (changes.length === 0) {
       return {
@@ -158,6 +178,9 @@ export default defineStep({
         changes: [{action: 'none', target: `${cfg.name} ${cfg.type}`}],
       }
     }
+    // At each shift, before it starts: its rollback must fit the budget.
+    const over = overRollbackBudget(i, before, ttl)
+    if (over) throw new RunFailedError(over, {code: 'OVER_BUDGET'})
     ctx.log(`sending one change batch: ${fmtWeights(before)} → ${fmtWeights(want)}`)
     // Noted before sending: if the process dies before the result is journaled, the resume that
     // finds the weights in place still reports the change it made (before → after).

@@ -57,7 +57,9 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
     const sb = sandbox()
     expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
     const since = new Date().toISOString()
-    const run = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '10,50,100', '--bake', '4s'])
+    // A long bake: breaking the lock and rolling back both happen while the first run bakes, even
+    // when CLIs start slowly on a loaded machine.
+    const run = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '10,50,100', '--bake', '12s'])
     await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'shift[10].bake', run)
     // The holder is alive: breaking its lock says so loudly.
     const broken = await sb.cli(['runs', 'unlock', 'sandbox', '--force', '--reason', 'test: taking over from a stuck rollout'])
@@ -82,10 +84,11 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
     expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
     const run = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'])
     await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'rollback-path', run)
-    // From here, change batches are held 2 s at the front: the shift, sent after the run proved
-    // its lease, is on its way when the lock is broken. (The control API: no CLI start-up delay.)
+    // From here, change batches are held 6 s at the front (room for a CLI to start on a loaded
+    // machine): the shift, sent after the run proved its lease, is on its way when the lock is
+    // broken. (The control API: no CLI start-up delay.)
     const faults = `${sb.status.awsEndpoint}/_sandbox/faults`
-    const rule = {service: 'route53', operation: 'ChangeResourceRecordSets', kind: 'latency', latencyMs: 2000}
+    const rule = {service: 'route53', operation: 'ChangeResourceRecordSets', kind: 'latency', latencyMs: 6000}
     await fetch(faults, {method: 'POST', body: JSON.stringify(rule), headers: {'content-type': 'application/json'}})
     const since = new Date(Date.now() - 5000).toISOString()
     await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'shift[100].weights', run)

@@ -541,8 +541,9 @@ class RunExecutor {
 
     if (rec.status === 'running' && (await this.reconcile(kind, rec, inputs, title)) === 'done') return
     if (kindMutates(kind, inputs)) {
-      if (!rec.compensationFor) await this.refuseIfMovedSinceLastStep(kind, rec, title)
+      // The lease first: a run that lost it stops as such (130), whatever else moved.
       await this.fence()
+      if (!rec.compensationFor) await this.refuseIfMovedSinceLastStep(kind, rec, title)
     }
 
     const maxAttempts = spec.retry?.attempts ?? 1

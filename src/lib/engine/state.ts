@@ -4,7 +4,7 @@
  * state.json is a snapshot of the journal: on load, journal events newer than the snapshot are
  * folded in again, so a crash between the two writes loses nothing.
  */
-import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync} from 'node:fs'
+import {appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import {hostname, userInfo} from 'node:os'
 import {randomBytes} from 'node:crypto'
@@ -370,6 +370,24 @@ export class StateDir {
 }
 
 /**
+ * A crash mid-write can leave the journal's last line without its newline. Before anything is
+ * appended after it: a whole entry gets its newline; half of one is cut off (it never counted), so
+ * that it does not become a damaged line in the middle (found by the chaos campaign).
+ */
+function endTornTail(file: string): void {
+  if (!existsSync(file)) return
+  const text = readFileSync(file, 'utf8')
+  if (text === '' || text.endsWith('\n')) return
+  const last = text.slice(text.lastIndexOf('\n') + 1)
+  try {
+    JSON.parse(last)
+    appendFileSync(file, '\n')
+  } catch {
+    truncateSync(file, Buffer.byteLength(text) - Buffer.byteLength(last))
+  }
+}
+
+/**
  * The chaos campaign's kill point (npm run chaos): with CLIPPER_OPS_CHAOS_KILL_AT=<seq>, the
  * process SIGKILLs itself right after that journal entry is durable and before state.json has
  * caught up — the moment that tests a resume hardest. Unset, it costs one comparison.
@@ -397,7 +415,9 @@ export class RunJournal {
   }
 
   static open(stateDir: StateDir, id: string): RunJournal {
-    return new RunJournal(stateDir.runDir(id), stateDir.load(id))
+    const state = stateDir.load(id)
+    endTornTail(join(stateDir.runDir(id), 'journal.jsonl'))
+    return new RunJournal(stateDir.runDir(id), state)
   }
 
   onEvent(fn: (e: JournalEntry) => void): void {

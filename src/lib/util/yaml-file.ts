@@ -32,10 +32,10 @@ export function readTextFile(file: string, what: string): string {
       })
     }
     const text = readFileSync(file, 'utf8')
-    if (text.includes('\u0000')) throw new UsageError(`${what} ${file} is a binary file, not YAML text.`, {code: 'FILE_UNREADABLE'})
+    if (text.includes('\u0000')) throw new InvalidFileError(`${what} ${file}`, [{file, path: '', message: 'is a binary file, not YAML text (it holds NUL bytes)'}])
     return text
   } catch (error) {
-    if (error instanceof UsageError) throw error
+    if (error instanceof UsageError || error instanceof InvalidFileError) throw error
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new UsageError(`${what} ${file} does not exist.`, {code: 'FILE_NOT_FOUND'})
     if (code === 'EISDIR') throw new UsageError(`${what} ${file} is a directory, not a file.`, {code: 'FILE_NOT_FOUND'})

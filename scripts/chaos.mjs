@@ -38,6 +38,7 @@ const env = {
   CHAOS_SCENARIOS: values.scenarios,
   CHAOS_FULL: values['no-sweep'] ? '0' : '1',
   ...(values.only ? {CHAOS_ONLY: values.only} : {}),
+  ...(values.shard ? {CHAOS_SHARD: values.shard} : {}),
 }
 const r = spawnSync('npx', ['vitest', 'run', '--project', 'e2e', 'test/chaos/chaos.test.ts'], {stdio: 'inherit', env})
 process.exit(r.status ?? 1)

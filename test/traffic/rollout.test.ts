@@ -203,6 +203,16 @@ describe('rollout and rollback in the sandbox', () => {
     expect(await shiftBatches(sb, since)).toHaveLength(2)
   })
 
+  test('the answer to our own lock CREATE is lost: the retry finds our record, and the run goes on (found by the chaos campaign)', {timeout: 120_000}, async () => {
+    const sb = sandbox()
+    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'fault', '--api', 'route53:ChangeResourceRecordSets', '--lost-response', '1'])).code).toBe(0)
+    const r = await sb.cli(['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'], {timeoutMs: 120_000})
+    await sb.cli(['sandbox', 'fault', '--clear'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
+  })
+
   test('one operator at a time: a second rollout while one runs is refused, naming the holder of the Route 53 lock', async () => {
     const sb = sandbox()
     expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)

@@ -341,6 +341,12 @@ export async function acquireLock(o: AcquireOptions): Promise<{lock: HeldLock; t
     }
     const holder = created.holder
     if (!holder) continue // released between our create and read: try again
+    // Our own create went through and only its answer was lost (the retry found the record): ours.
+    if (holder.token === info.token) {
+      const lock = new HeldLock(o.backend, holder, o.ttlMs, o.onLost)
+      lock.startHeartbeat()
+      return {lock}
+    }
     const dead = isExpired(holder) || holderIsGone(holder, o.who.host)
     // Another operator's run is taken over only on purpose (--take-over --reason): a handover is
     // recorded with both names, never done silently.

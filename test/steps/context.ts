@@ -36,7 +36,7 @@ export function makeContext(opts: {environment?: Record<string, unknown>; signal
         throw new Error('a test never asks')
       },
     },
-    run: {runbook: 'test', step: () => undefined},
+    run: {runbook: 'test', step: () => undefined, lastOfKind: () => undefined},
     runDir: dir,
     stateDir: dir,
     log: (line) => logs.push(redactor.text(line)),

@@ -765,7 +765,12 @@ class RunExecutor {
           return host.confirm({runId: state.id, stepId: rec.id, message, default: o.default ?? false, timeoutMs: o.timeoutMs, signal})
         },
       },
-      run: {runbook: state.runbook.name, step: (id) => this.state.steps.find((s) => s.id === id)},
+      run: {
+        runbook: state.runbook.name,
+        step: (id) => this.state.steps.find((s) => s.id === id),
+        lastOfKind: () =>
+          rec.compensationFor ? undefined : this.state.steps.filter((s) => s.kind === rec.kind && s.id !== rec.id && !s.compensationFor && s.status === 'succeeded').at(-1),
+      },
       runDir: this.journal.dir,
       stateDir: this.opts.stateDir.root,
       log: (line) => {

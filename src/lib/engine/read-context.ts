@@ -39,7 +39,7 @@ export function readOnlyContext(o: ReadContextOptions): StepContext {
         throw new Error('a dry run never asks')
       },
     },
-    run: {runbook: o.runbook ?? '', step: () => undefined}, // nothing has run yet
+    run: {runbook: o.runbook ?? '', step: () => undefined, lastOfKind: () => undefined}, // nothing has run yet
     runDir: o.stateDir,
     stateDir: o.stateDir,
     log: (line) => o.log?.(redactor.text(line)),

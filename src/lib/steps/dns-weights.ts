@@ -166,6 +166,15 @@ export default defineStep({
     const want = {legacy: i.legacy, kubernetes: i.kubernetes}
     const pair = await livePair(ctx, cfg)
     const before = liveWeights(pair)
+    // Compared on the very read the batch is built from (its DELETEs): an edit after this read
+    // makes Route 53 refuse the batch; one before it is caught here. Nobody is overruled.
+    const left = ctx.run.lastOfKind()?.outputs?.after as Weights | undefined
+    if (left && !ROLES.every((r) => left[r] === before[r])) {
+      throw new RunFailedError(
+        `the weights of ${cfg.name} are ${fmtWeights(before)}, but this run left them at ${fmtWeights(left)}: someone else changed them since (a rollback, a colleague with the AWS CLI?). Nothing was changed by this step, and nothing is rolled back over their change; check "clipper-ops dns status" and "clipper-ops audit" before going on.`,
+        {code: 'CONCURRENT_EDIT'},
+      )
+    }
     const problems = blockingProblems(cfg, pair, i).filter((m) => !m.startsWith('both weights are 0'))
     if (problems.length) throw new RunFailedError(`the live records are not safe to shift: ${problems.join('; ')}`, {code: 'UNSAFE_RECORDS'})
     const changes = shiftChanges(cfg, pair, want, {convert: i.convert})

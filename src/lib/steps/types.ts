@@ -103,7 +103,12 @@ export interface StepContext {
    * The run this step is part of, as its journal records it (redacted: fine to show or send):
    * its runbook's name and its steps' results — what a notification reports as evidence.
    */
-  run: {runbook: string; step(id: string): RunStepView | undefined}
+  run: {
+    runbook: string
+    step(id: string): RunStepView | undefined
+    /** Where this run last left what steps of this kind change: its last one that succeeded (none for a compensating step). */
+    lastOfKind(): RunStepView | undefined
+  }
   /** Directory of this run's state (for step scratch files). */
   runDir: string
   stateDir: string

@@ -17,6 +17,11 @@ export async function shiftBatches(sb: TestSandbox, since: string) {
   return (await sb.requests(since)).filter((e) => e.operation === 'ChangeResourceRecordSets' && e.status === 200 && e.changes?.some((c) => c.includes(' clpr.tv. A ')))
 }
 
+/** What each of those batches set: its CREATEs of the public record (the lock's renewal left out). */
+export async function shiftCreates(sb: TestSandbox, since: string): Promise<string[][]> {
+  return (await shiftBatches(sb, since)).map((b) => b.changes!.filter((c) => c.startsWith('CREATE clpr.tv.')))
+}
+
 function runIds(stateDir: string): string[] {
   try {
     return readdirSync(`${stateDir}/runs`)

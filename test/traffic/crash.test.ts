@@ -7,7 +7,7 @@
 import {readFileSync} from 'node:fs'
 import {describe, expect, test} from 'vitest'
 import {waitFor, waitForJournal} from '../helpers/cli.js'
-import {liveWeights, shiftBatches, startRunInBackground} from '../helpers/traffic.js'
+import {liveWeights, shiftBatches, shiftCreates, startRunInBackground} from '../helpers/traffic.js'
 import {useSandbox} from '../helpers/sandbox.js'
 
 const sandbox = useSandbox({ttl: 1, changeDelayMs: 1500})
@@ -72,7 +72,7 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
     expect(r.stderr).toMatch(/lock lost: the lock was (removed|taken over)/)
     expect(await liveWeights(sb)).toEqual({legacy: 100, kubernetes: 0})
     // The first run sent its 10% batch and nothing after it; the rollback sent one.
-    const batches = (await shiftBatches(sb, since)).map((b) => b.changes!.filter((c) => c.startsWith('CREATE clpr.tv.')))
+    const batches = await shiftCreates(sb, since)
     expect(batches).toEqual([
       ['CREATE clpr.tv. A compose w=90', 'CREATE clpr.tv. A k8s w=10'],
       ['CREATE clpr.tv. A compose w=100', 'CREATE clpr.tv. A k8s w=0'],

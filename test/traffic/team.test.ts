@@ -14,7 +14,7 @@ import {StateConflictError} from '../../src/lib/engine/store.js'
 import {S3LockBackend} from '../../src/lib/aws/s3-lock.js'
 import {acquireLock, LockHeldError} from '../../src/lib/engine/lock.js'
 import {cli, removeDir, tempDir, waitFor, waitForJournal, type CliOptions} from '../helpers/cli.js'
-import {liveWeights, shiftBatches, startRunInBackground} from '../helpers/traffic.js'
+import {liveWeights, shiftBatches, shiftCreates, startRunInBackground} from '../helpers/traffic.js'
 import {useSandbox} from '../helpers/sandbox.js'
 
 const sandbox = useSandbox({ttl: 1, changeDelayMs: 1500})
@@ -170,7 +170,7 @@ describe('team state in S3', () => {
       expect(JSON.parse(took.stdout)).toMatchObject({status: 'succeeded'})
       expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
       // Exactly one change batch per shift: the 50% one A sent was settled by reading the world.
-      const batches = (await shiftBatches(sb, since)).map((x) => x.changes!.filter((c) => c.startsWith('CREATE clpr.tv.')))
+      const batches = await shiftCreates(sb, since)
       expect(batches).toEqual([
         ['CREATE clpr.tv. A compose w=90', 'CREATE clpr.tv. A k8s w=10'],
         ['CREATE clpr.tv. A compose w=50', 'CREATE clpr.tv. A k8s w=50'],
@@ -228,7 +228,7 @@ describe('team state in S3', () => {
       expect(ra.stderr).toMatch(/lock lost: the lock was taken over|fenced: /)
       expect(await liveWeights(sb)).toEqual({legacy: 0, kubernetes: 100})
       // A sent its 10% batch before it froze, and nothing after it woke: B sent the other two.
-      const batches = (await shiftBatches(sb, since)).map((x) => x.changes!.filter((c) => c.startsWith('CREATE clpr.tv.')))
+      const batches = await shiftCreates(sb, since)
       expect(batches).toEqual([
         ['CREATE clpr.tv. A compose w=90', 'CREATE clpr.tv. A k8s w=10'],
         ['CREATE clpr.tv. A compose w=50', 'CREATE clpr.tv. A k8s w=50'],

@@ -22,7 +22,7 @@ import type {S3Client} from '@aws-sdk/client-s3'
 import type {Environment} from '../config/schema.js'
 import {OpsError, UsageError} from '../errors.js'
 import type {AuditDamage, AuditEntry} from '../engine/audit.js'
-import {applyEvent, atomicWriteFile, type JournalEntry, type RunEvent, type RunState, type StateDir} from '../engine/state.js'
+import {applyEvent, atomicWriteFile, resolveRunRef, type JournalEntry, type RunEvent, type RunState, type StateDir} from '../engine/state.js'
 import {StateConflictError, type RunStore, type RunWriter} from '../engine/store.js'
 import {writeRunReports} from '../report/run-report.js'
 import {awsClient, awsErrorName} from './clients.js'
@@ -229,17 +229,7 @@ export class S3RunStore implements RunStore {
   }
 
   async resolveId(ref: string): Promise<string> {
-    const ids = await this.listRunIds()
-    if (ref === 'latest' || ref === 'last') {
-      const last = ids.at(-1)
-      if (!last) throw new UsageError(`There are no runs in ${this.where}.`, {code: 'UNKNOWN_RUN'})
-      return last
-    }
-    if (ids.includes(ref)) return ref
-    const matches = ids.filter((x) => x.startsWith(ref) || x.endsWith(ref))
-    if (matches.length === 1) return matches[0]!
-    if (matches.length > 1) throw new UsageError(`"${ref}" matches ${matches.length} runs: ${matches.slice(0, 5).join(', ')}; give more of the id.`, {code: 'AMBIGUOUS_RUN'})
-    return ref
+    return resolveRunRef(await this.listRunIds(), ref, this.where)
   }
 
   async readJournal(id: string): Promise<JournalEntry[]> {

@@ -297,6 +297,20 @@ export function readJournal(file: string): JournalEntry[] {
   return out
 }
 
+/** A run id from a unique prefix or suffix, or "latest", among the ids of a store (`where` names it). */
+export function resolveRunRef(ids: string[], ref: string, where: string): string {
+  if (ref === 'latest' || ref === 'last') {
+    const last = ids.at(-1)
+    if (!last) throw new UsageError(`There are no runs in ${where}.`, {code: 'UNKNOWN_RUN'})
+    return last
+  }
+  if (ids.includes(ref)) return ref
+  const matches = ids.filter((x) => x.startsWith(ref) || x.endsWith(ref))
+  if (matches.length === 1) return matches[0]!
+  if (matches.length > 1) throw new UsageError(`"${ref}" matches ${matches.length} runs: ${matches.slice(0, 5).join(', ')}; give more of the id.`, {code: 'AMBIGUOUS_RUN'})
+  return ref
+}
+
 /** The on-disk layout under the state directory. */
 export class StateDir {
   constructor(readonly root: string) {}
@@ -355,17 +369,7 @@ export class StateDir {
 
   /** Resolve a unique prefix or "latest" to a run id. */
   resolveId(ref: string): string {
-    const ids = this.listRunIds()
-    if (ref === 'latest' || ref === 'last') {
-      const last = ids.at(-1)
-      if (!last) throw new UsageError(`There are no runs in ${this.runsDir()}.`, {code: 'UNKNOWN_RUN'})
-      return last
-    }
-    if (ids.includes(ref)) return ref
-    const matches = ids.filter((x) => x.startsWith(ref) || x.endsWith(ref))
-    if (matches.length === 1) return matches[0]!
-    if (matches.length > 1) throw new UsageError(`"${ref}" matches ${matches.length} runs: ${matches.slice(0, 5).join(', ')}; give more of the id.`, {code: 'AMBIGUOUS_RUN'})
-    return ref
+    return resolveRunRef(this.listRunIds(), ref, this.runsDir())
   }
 }
 

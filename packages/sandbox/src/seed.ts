@@ -111,11 +111,13 @@ type SeedOptions = {
 /** Seed every service at once (they do not depend on each other, but for backups on the DB). */
 export async function seedAws(o: SeedOptions): Promise<SeedFacts> {
   const common = {region: SANDBOX.region, endpoint: o.motoUrl, credentials: CREDENTIALS, maxAttempts: 3}
+  // moto is not thread-safe and builds its EC2 backends lazily: two regions' first EC2 calls at once
+  // once answered CreateVpc without its Vpc (CI, 2026-12-02). The second region's EC2 waits for the first's.
   const network = seedVpc(common)
   const [dns, data, secondary] = await Promise.all([
     seedRoute53(o, common),
     network.then((n) => seedData(o, common, n)),
-    seedSecondary({...common, region: SANDBOX.secondaryRegion}),
+    network.then(() => seedSecondary({...common, region: SANDBOX.secondaryRegion})),
     seedEks(common).then(() => {
       o.eks.seedAddons(SANDBOX.region, SANDBOX.cluster, [...SANDBOX.addons])
       o.eks.setEndpoint(o.kubernetesApi)

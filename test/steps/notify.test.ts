@@ -106,7 +106,7 @@ describe('notify, in process, against the sink', () => {
       {id: 'alarms', uses: 'gate-cloudwatch-alarms', result: 'no-data', summary: 'stopped', evidence: {}},
     ]
     const error = `1 of 2 gate(s) did not pass: public-http (gate-http) fail: error rate 60% <&> ${'x'.repeat(5000)}`
-    const bake = {id: 'shift[50].bake', status: 'failed', error: {message: error}, notes: {gate: {evidence: {gates}}}, outputs: {}}
+    const bake = {id: 'shift[50].bake', kind: 'gates', status: 'failed', error: {message: error}, notes: {gate: {evidence: {gates}}}, outputs: {}}
     ctx.run = {runbook: 'cutover', step: (id) => (id === bake.id ? bake : undefined), lastOfKind: () => undefined}
     const from = since()
     const fields = Object.fromEntries(Array.from({length: 25}, (_, k) => [`Field ${k}`, `value <${k}> & ${'y'.repeat(2500)}`]))

@@ -176,17 +176,7 @@ describe('a concurrent edit', () => {
     // Our batch has been built from what we read and is on its way (held at the front).
     const since = new Date(Date.now() - 5000).toISOString()
     await waitFor(async () => (await sb.requests(since)).some((e) => e.operation === 'ChangeResourceRecordSets' && e.status === 0), 10_000, 'our change batch in flight')
-    const m = await import('@aws-sdk/client-route-53')
-    // After the reset the zone is a new one: read where it is now.
-    const now = JSON.parse(readFileSync(`${sb.stateDir}/sandbox/sandbox.json`, 'utf8')) as {motoUrl: string; hostedZoneId: string}
-    const moto = new m.Route53Client({region: 'us-east-1', endpoint: now.motoUrl, credentials: {accessKeyId: 'x', secretAccessKey: 'x'}})
-    const live = (await moto.send(new m.ListResourceRecordSetsCommand({HostedZoneId: now.hostedZoneId}))).ResourceRecordSets!.filter(
-      (r) => r.Name === 'clpr.tv.' && r.SetIdentifier,
-    )
-    const legacy = live.find((r) => r.SetIdentifier === 'compose')!
-    await moto.send(
-      new m.ChangeResourceRecordSetsCommand({HostedZoneId: now.hostedZoneId, ChangeBatch: {Changes: [{Action: 'UPSERT', ResourceRecordSet: {...legacy, Weight: 70}}]}}),
-    )
+    await colleagueSetsLegacy(sb, 70)
     const r = await run.done
     await sb.cli(['sandbox', 'fault', '--clear'])
     expect(r.code).toBe(1)
@@ -199,4 +189,34 @@ describe('a concurrent edit', () => {
     expect(show.failure.compensated).toBeUndefined()
     expect((await liveWeights(sb)).legacy).toBe(70)
   })
+
+  test('an edit between the preflight and the first shift stops the run: the shift compares with what the preflight found', {timeout: 120_000}, async () => {
+    const sb = sandbox()
+    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    const run = await startRollout()
+    await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'rollback-path', run)
+    run.child.kill('SIGKILL')
+    await run.done
+    // While nobody runs: the preflight read legacy 100 / kubernetes 0; a colleague sets legacy 70.
+    await colleagueSetsLegacy(sb, 70)
+    const resumed = await sb.cli(['runs', 'resume', run.runId, '--json'], {timeoutMs: 120_000})
+    expect(resumed.code, resumed.stderr).toBe(1)
+    expect(resumed.stdout + resumed.stderr).toContain('are legacy 70 (100%), kubernetes 0 (0%), but this run found them at legacy 100 (100%), kubernetes 0 (0%)')
+    const show = JSON.parse((await sb.cli(['runs', 'show', run.runId, '--json'])).stdout)
+    expect(show.failure).toMatchObject({stepId: 'shift[50].weights', code: 'CONCURRENT_EDIT'})
+    expect(await liveWeights(sb)).toEqual({legacy: 70, kubernetes: 0})
+  })
 })
+
+/** A colleague sets the legacy record's weight in the console: straight into the backend, not through the front. */
+async function colleagueSetsLegacy(sb: ReturnType<typeof sandbox>, weight: number): Promise<void> {
+  const m = await import('@aws-sdk/client-route-53')
+  // After a reset the zone is a new one: read where it is now.
+  const now = JSON.parse(readFileSync(`${sb.stateDir}/sandbox/sandbox.json`, 'utf8')) as {motoUrl: string; hostedZoneId: string}
+  const moto = new m.Route53Client({region: 'us-east-1', endpoint: now.motoUrl, credentials: {accessKeyId: 'x', secretAccessKey: 'x'}})
+  const live = (await moto.send(new m.ListResourceRecordSetsCommand({HostedZoneId: now.hostedZoneId}))).ResourceRecordSets!.filter((r) => r.Name === 'clpr.tv.' && r.SetIdentifier)
+  const legacy = live.find((r) => r.SetIdentifier === 'compose')!
+  await moto.send(
+    new m.ChangeResourceRecordSetsCommand({HostedZoneId: now.hostedZoneId, ChangeBatch: {Changes: [{Action: 'UPSERT', ResourceRecordSet: {...legacy, Weight: weight}}]}}),
+  )
+}

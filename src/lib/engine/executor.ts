@@ -768,8 +768,10 @@ class RunExecutor {
       run: {
         runbook: state.runbook.name,
         step: (id) => this.state.steps.find((s) => s.id === id),
-        lastOfKind: () =>
-          rec.compensationFor ? undefined : this.state.steps.filter((s) => s.kind === rec.kind && s.id !== rec.id && !s.compensationFor && s.status === 'succeeded').at(-1),
+        lastOfKind: (alsoKinds = []) =>
+          rec.compensationFor
+            ? undefined
+            : this.state.steps.filter((s) => (s.kind === rec.kind || alsoKinds.includes(s.kind)) && s.id !== rec.id && !s.compensationFor && s.status === 'succeeded').at(-1),
       },
       runDir: this.journal.dir,
       stateDir: this.opts.stateDir.root,

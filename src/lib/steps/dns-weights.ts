@@ -168,10 +168,12 @@ export default defineStep({
     const before = liveWeights(pair)
     // Compared on the very read the batch is built from (its DELETEs): an edit after this read
     // makes Route 53 refuse the batch; one before it is caught here. Nobody is overruled.
-    const left = ctx.run.lastOfKind()?.outputs?.after as Weights | undefined
+    // Before the first shift, the preflight's reading (dns-check) is where this run found them.
+    const last = ctx.run.lastOfKind(['dns-check'])
+    const left = (last?.kind === 'dns-check' ? last.outputs?.weights : last?.outputs?.after) as Weights | undefined
     if (left && !ROLES.every((r) => left[r] === before[r])) {
       throw new RunFailedError(
-        `the weights of ${cfg.name} are ${fmtWeights(before)}, but this run left them at ${fmtWeights(left)}: someone else changed them since (a rollback, a colleague with the AWS CLI?). Nothing was changed by this step, and nothing is rolled back over their change; check "clipper-ops dns status" and "clipper-ops audit" before going on.`,
+        `the weights of ${cfg.name} are ${fmtWeights(before)}, but this run ${last?.kind === 'dns-check' ? 'found' : 'left'} them at ${fmtWeights(left)}: someone else changed them since (a rollback, a colleague with the AWS CLI?). Nothing was changed by this step, and nothing is rolled back over their change; check "clipper-ops dns status" and "clipper-ops audit" before going on.`,
         {code: 'CONCURRENT_EDIT'},
       )
     }

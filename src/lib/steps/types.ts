@@ -70,6 +70,7 @@ export type Reconciled<O = Record<string, unknown>> = {done: true; outputs?: O; 
 /** A step of the run as recorded: its status, result and the facts it noted. */
 export interface RunStepView {
   id: string
+  kind: string
   status: string
   summary?: string
   error?: {message: string; code?: string}
@@ -106,8 +107,11 @@ export interface StepContext {
   run: {
     runbook: string
     step(id: string): RunStepView | undefined
-    /** Where this run last left what steps of this kind change: its last one that succeeded (none for a compensating step). */
-    lastOfKind(): RunStepView | undefined
+    /**
+     * Where this run last left what steps of this kind change: its last one that succeeded (none for
+     * a compensating step) — or, of `alsoKinds`, a later one that read the same thing (a preflight).
+     */
+    lastOfKind(alsoKinds?: string[]): RunStepView | undefined
   }
   /** Directory of this run's state (for step scratch files). */
   runDir: string

@@ -244,7 +244,11 @@ async function checkRun(sc: Scenario, e: Expect): Promise<void> {
   const stateDir = e.stateDir ?? sc.h.sb.stateDir
   const shown = await sc.h.cli(sc, ['runs', 'show', e.runId, '--json', '--state-dir', stateDir])
   if (shown.code !== 0) return sc.fail(`runs show ${e.runId} exited ${shown.code}: ${shown.stderr.slice(0, 300)}`)
-  const show = JSON.parse(shown.stdout) as {status: string; world?: {data?: {weights?: Weights}}[]; steps: {kind: string; outputs?: {before?: Weights; after?: Weights}}[]}
+  const show = JSON.parse(shown.stdout) as {
+    status: string
+    world?: {data?: {weights?: Weights}}[]
+    steps: {kind: string; status: string; inputs?: unknown; outputs?: {before?: Weights; after?: Weights}}[]
+  }
   const live = (await sc.h.world.read()).weights
   const target = e.flow === 'rollout' ? K8S : LEGACY
   if (e.live) {
@@ -252,15 +256,20 @@ async function checkRun(sc: Scenario, e: Expect): Promise<void> {
   } else if (show.status === 'succeeded') {
     if (!sameWeights(live, target)) sc.fail(`run succeeded but the weights are ${fmt(live)}, not ${fmt(target)}`)
   } else if (show.status === 'failed' || (e.mayStop && show.status === 'interrupted')) {
-    const own = show.steps.filter((s) => s.kind === 'dns-weights').flatMap((s) => [s.outputs?.after, s.outputs?.before])
+    // Where it put them: each shift's result, and a failed shift's wanted weights (its batch may have
+    // gone through before it failed, e.g. waiting for INSYNC).
+    const own = show.steps
+      .filter((s) => s.kind === 'dns-weights')
+      .flatMap((s) => [s.outputs?.after, s.outputs?.before, s.status === 'failed' ? (s.inputs as Weights | undefined) : undefined])
     if (![e.start, ...own].some((w) => sameWeights(w, live))) sc.fail(`run ${show.status}; the weights ${fmt(live)} are neither where it started nor where it put them`)
   } else sc.fail(`run ended ${show.status}`)
   const read = show.world?.[0]?.data?.weights
   if (read && !e.live && !sameWeights(read, live)) sc.fail(`the run read back ${fmt(read)} at its end, but the world is ${fmt(live)}`)
 
-  // No batch applied twice: two accepted batches with the same changes would be a step repeated.
+  // No batch applied twice: two accepted batches of this run with the same changes would be a step
+  // repeated (another run — the second operator's rollback — may make the same change once more).
   const batches = (await sc.h.sb.requests(sc.since)).filter(
-    (r) => r.operation === 'ChangeResourceRecordSets' && r.status === 200 && r.changes?.some((c) => c.includes(' clpr.tv. A ')),
+    (r) => r.operation === 'ChangeResourceRecordSets' && r.status === 200 && r.comment?.includes(e.runId) && r.changes?.some((c) => c.includes(' clpr.tv. A ')),
   )
   const seen = new Set<string>()
   for (const b of batches) {
@@ -403,6 +412,12 @@ async function secondOperator(sc: Scenario, p: Extract<Plan, {type: 'second-oper
   checkNoSecrets(sc, sc.h.stateB)
 }
 
+/**
+ * How a run says it stopped for someone else's edit: the engine's check before a step, the shift's
+ * comparison of its read with where the run left the weights, or Route 53 refusing its batch.
+ */
+const REFUSED_EDIT = /not where this run left it|someone else changed them since|someone else's edit\?/
+
 /** A colleague moves the weights with the AWS CLI mid-run: the run must not overrule them. */
 async function outOfBand(sc: Scenario, p: Extract<Plan, {type: 'out-of-band'}>): Promise<void> {
   await sc.h.setStart(LEGACY)
@@ -419,7 +434,7 @@ async function outOfBand(sc: Scenario, p: Extract<Plan, {type: 'out-of-band'}>):
       (x) => x.operation === 'ChangeResourceRecordSets' && x.status === 200 && x.changes?.some((c) => c.includes(' clpr.tv. A ')),
     )
     if (!sameWeights((await sc.h.world.read()).weights, p.to)) sc.fail(`the run went on over the edit (${fmt(p.to)}) and succeeded; ${after.length} batches`)
-  } else if (r.code !== 1 || !r.stderr.includes('not where this run left it')) sc.fail(`after the edit the run exited ${r.code}: ${r.stderr.slice(-400)}`)
+  } else if (r.code !== 1 || !REFUSED_EDIT.test(r.stderr)) sc.fail(`after the edit the run exited ${r.code}: ${r.stderr.slice(-400)}`)
   await checkRun(sc, {runId, flow: 'rollout', start: LEGACY, live: p.to, mayStop: true})
 }
 

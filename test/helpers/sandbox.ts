@@ -35,7 +35,10 @@ export interface TestSandbox {
   /** The sandbox environment's tools.env (AWS profile files, KUBECONFIG, …) plus PATH with its bin/. */
   toolEnv(): NodeJS.ProcessEnv
   /** Requests the AWS front saw since `since` (ISO), optionally only mutating ones. */
-  requests(since?: string, mutating?: boolean): Promise<{time: string; service: string; operation: string; mutating: boolean; status: number; fault?: string; changes?: string[]}[]>
+  requests(
+    since?: string,
+    mutating?: boolean,
+  ): Promise<{time: string; service: string; operation: string; mutating: boolean; status: number; fault?: string; changes?: string[]; comment?: string}[]>
 }
 
 /** Processes still running whose command line mentions `dir` (what `sandbox down` must leave none of). */

@@ -89,6 +89,32 @@ describe('file lock', () => {
     expect(lost).toEqual([])
   })
 
+  test('a create whose answer is lost (it went through, then the call failed) leaves no lock behind', async () => {
+    const backend = new FileLockBackend(mkdtempSync(join(tmpdir(), 'lk-')))
+    // The real file backend, with the answer of its create lost after the lock is written: what
+    // the chaos campaign's lostResponse fault does to a Route 53 CREATE on every retry.
+    const create = backend.create.bind(backend)
+    backend.create = async (info) => {
+      await create(info)
+      throw new Error('socket hang up')
+    }
+    await expect(acquireLock({backend, scope: 'prod', runId: 'r1', runbook: 'x', who: whoAmI(), ttlMs: 60_000, onLost: () => undefined})).rejects.toThrow('socket hang up')
+    expect(await backend.read('prod')).toBeUndefined()
+  })
+
+  test('release removes our lock as it is, also when a renewal whose answer was lost changed it', async () => {
+    const backend = new FileLockBackend(mkdtempSync(join(tmpdir(), 'lk-')))
+    // Removal as Route 53 does it: a DELETE must match the live record exactly.
+    const remove = backend.remove.bind(backend)
+    backend.remove = async (expected) => JSON.stringify(await backend.read(expected.scope)) === JSON.stringify(expected) && remove(expected)
+    const a = await acquireLock({backend, scope: 'prod', runId: 'r1', runbook: 'x', who: whoAmI(), ttlMs: 60_000, onLost: () => undefined})
+    a.lock.stop()
+    // A shift's batch renewed the lease in Route 53, but its answer never came back.
+    await backend.replace(a.lock.info, {...a.lock.info, renewedAt: new Date(Date.now() + 1000).toISOString()})
+    expect(await a.lock.release()).toBe(true)
+    expect(await backend.read('prod')).toBeUndefined()
+  })
+
   test('a broken lock is noticed by its holder at the next renewal', async () => {
     const backend = new FileLockBackend(mkdtempSync(join(tmpdir(), 'lk-')))
     const lost: string[] = []

@@ -294,7 +294,14 @@ export class HeldLock {
   async release(): Promise<boolean> {
     this.stop()
     // After a renewal in flight, never beside it: it replaces the record this would delete (found by the chaos sweep).
-    return this.exclusive(async () => (this.lostReason ? false : this.backend.remove(this.info)))
+    return this.exclusive(async () => {
+      if (this.lostReason) return false
+      if (await this.backend.remove(this.info)) return true
+      // Route 53 deletes only the exact record: one of our own batches whose answer was lost may have
+      // renewed it since. Still our token: remove it as it is.
+      const live = await this.backend.read(this.info.scope)
+      return live?.token === this.info.token ? this.backend.remove(live) : false
+    })
   }
 }
 
@@ -333,7 +340,15 @@ export async function acquireLock(o: AcquireOptions): Promise<{lock: HeldLock; t
     generation: 1,
   }
   for (let attempt = 0; attempt < 3; attempt++) {
-    const created = await o.backend.create(info)
+    let created: Awaited<ReturnType<LockBackend['create']>>
+    try {
+      created = await o.backend.create(info)
+    } catch (error) {
+      // The create may have gone through with only its answers lost: remove it as made (a DELETE
+      // of exactly our record, refused when it is not there), so a run that never started leaves no lock.
+      await o.backend.remove(info).catch(() => false)
+      throw error
+    }
     if (created.ok) {
       const lock = new HeldLock(o.backend, info, o.ttlMs, o.onLost)
       lock.startHeartbeat()

@@ -179,6 +179,7 @@ export async function startAwsFront(opts: AwsFrontOptions): Promise<AwsFront> {
         (c) =>
           `${c.action} ${c.record.name} ${c.record.type}${c.record.setIdentifier ? ` ${c.record.setIdentifier}` : ''}${c.record.weight !== undefined ? ` w=${c.record.weight}` : ''}`,
       )
+      if (batch.comment) entry.comment = batch.comment
     }
     const zoneId = stripZoneId(info.params.HostedZoneId ?? '')
     const rewrite = (xml: string): string => changes.rewriteChangeInfo(xml, batch?.comment)

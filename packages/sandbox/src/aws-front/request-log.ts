@@ -18,6 +18,8 @@ export interface RequestLogEntry {
   fault?: string
   /** For Route 53 change batches: what each change touches, e.g. "DELETE clpr.tv. A compose w=100". */
   changes?: string[]
+  /** For Route 53 change batches: the batch's Comment (clipper-ops puts its run id and step there). */
+  comment?: string
 }
 
 export class RequestLog {

@@ -23,7 +23,7 @@ const KILL_POINTS: [string, (e: {type: string; stepId?: string; detail?: Record<
 describe('SIGKILL during a traffic shift, then runs resume', () => {
   test.each(KILL_POINTS)('killed %s: the records end as meant, one batch per step', {timeout: 120_000}, async (_label, when) => {
     const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     const since = new Date().toISOString()
     const run = await startRollout()
     await waitForJournal(sb.stateDir, run.runId, when as never, run)
@@ -55,7 +55,7 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
 
   test('a run whose lock was broken never acts again: traffic ends where the operator holding the lock put it', {timeout: 180_000}, async () => {
     const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     const since = new Date().toISOString()
     // A long bake: breaking the lock and rolling back both happen while the first run bakes, even
     // when CLIs start slowly on a loaded machine.
@@ -81,7 +81,7 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
 
   test('a lock broken while the change batch is on its way: Route 53 refuses the whole batch (the lease rides in it)', {timeout: 180_000}, async () => {
     const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     const run = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'])
     await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'rollback-path', run)
     // From here, change batches are held 6 s at the front (room for a CLI to start on a loaded
@@ -109,7 +109,7 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
 
   test('resuming a killed rollout after someone else rolled back refuses, and leaves their rollback in place', {timeout: 180_000}, async () => {
     const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     const since = new Date().toISOString()
     const run = await startRollout()
     await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'shift[50].ttl', run)
@@ -131,7 +131,7 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
 
   test("a dead run's Route 53 lock expires; another operator is refused until it is broken on purpose", async () => {
     const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     const env = {CLIPPER_OPS_LOCK_TTL: '2s'}
     const run = await startRollout(env)
     await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'shift[50].ttl', run)
@@ -167,7 +167,7 @@ describe('SIGKILL during a traffic shift, then runs resume', () => {
 describe('a concurrent edit', () => {
   test("someone else's edit between our read and our write is refused by Route 53, not overwritten", {timeout: 120_000}, async () => {
     const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     // Our change batches are held up for a second at the front; meanwhile a colleague edits the
     // record in the console (straight into the backend).
     await sb.cli(['sandbox', 'fault', '--api', 'route53:ChangeResourceRecordSets', '--latency', '1500ms', '--probability', '1'])
@@ -192,7 +192,7 @@ describe('a concurrent edit', () => {
 
   test('an edit between the preflight and the first shift stops the run: the shift compares with what the preflight found', {timeout: 120_000}, async () => {
     const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     const run = await startRollout()
     await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'rollback-path', run)
     run.child.kill('SIGKILL')

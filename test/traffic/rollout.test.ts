@@ -134,7 +134,7 @@ describe('rollout and rollback in the sandbox', () => {
 
   test('"no" and Ctrl-C at an approval leave traffic where it is: exit 130, resumable, both next commands shown', {timeout: 240_000}, async () => {
     const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     const since = new Date().toISOString()
     // On a terminal that reports no size (0×0, as `script` and some CI runners give): it must draw and ask all the same.
     const said = await onTerminal(['rollout', '--env', 'sandbox', '--approve', '--steps', '10,100', '--bake', '1s', '--state-dir', sb.stateDir], {
@@ -171,7 +171,7 @@ describe('rollout and rollback in the sandbox', () => {
 
   test('Ctrl-C (SIGINT) mid-rollout: exit 130, traffic stays, and the ending says where it is, read back', async () => {
     const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     const run = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '50,100', '--bake', '5s'])
     await waitForJournal(sb.stateDir, run.runId, (e) => e.type === 'step.intent' && e.stepId === 'shift[50].bake', run)
     run.child.kill('SIGINT')
@@ -188,7 +188,7 @@ describe('rollout and rollback in the sandbox', () => {
   test('throttling and PriorRequestNotComplete on Route 53: the rollout still completes', {timeout: 120_000}, async () => {
     const sb = sandbox()
     // A fresh world: the failed stack's errors of the last minute would fail the error-ratio gate.
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     const since = new Date().toISOString()
     await sb.cli(['sandbox', 'fault', '--api', 'route53:ChangeResourceRecordSets', '--throttle', '2'])
     await sb.cli(['sandbox', 'fault', '--api', 'route53:GetChange', '--prior-request-not-complete', '2'])
@@ -205,7 +205,7 @@ describe('rollout and rollback in the sandbox', () => {
 
   test('the answer to our own lock CREATE is lost: the retry finds our record, and the run goes on (found by the chaos campaign)', {timeout: 120_000}, async () => {
     const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     expect((await sb.cli(['sandbox', 'fault', '--api', 'route53:ChangeResourceRecordSets', '--lost-response', '1'])).code).toBe(0)
     const r = await sb.cli(['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '1s'], {timeoutMs: 120_000})
     await sb.cli(['sandbox', 'fault', '--clear'])
@@ -215,7 +215,7 @@ describe('rollout and rollback in the sandbox', () => {
 
   test('one operator at a time: a second rollout while one runs is refused, naming the holder of the Route 53 lock', async () => {
     const sb = sandbox()
-    expect((await sb.cli(['sandbox', 'reset'])).code).toBe(0)
+    expect((await sb.cli(['sandbox', 'reset', '--traffic'])).code).toBe(0)
     const first = await startRunInBackground(sb, ['rollout', '--env', 'sandbox', '--steps', '100', '--bake', '4s'])
     const runId = first.runId
     await waitFor(() => readJournal(sb.stateDir, runId).some((e) => e.type === 'run.attempt'))

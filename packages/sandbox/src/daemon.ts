@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     {writeSandboxFiles},
     {startRouter},
     {sandboxQueries, startPrometheusStandIn},
-    {kubernetesHealthy, PLATFORM_SERVICES, SANDBOX, seedAws, seedKubernetes, seedPlatform},
+    {kubernetesHealthy, PLATFORM_SERVICES, SANDBOX, resetTrafficRecords, seedAws, seedKubernetes, seedPlatform},
     {DEFAULT_KNOBS, startStack},
     {atomicWriteFile},
     {startWebhookSink, NOTIFY_ENV},
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     ],
   })
 
-  const control = http.createServer((req, res) => void handleControl({world, layout, ttl, reset}, req, res))
+  const control = http.createServer((req, res) => void handleControl({world, layout, ttl, reset, resetTraffic}, req, res))
   const {url: controlUrl} = await listen(control, 0, '127.0.0.1')
 
   const urls = {aws: front.url, control: controlUrl, legacy: stacks.legacy.url, kubernetes: stacks.kubernetes.url, public: world.router.url, prometheus: prometheus.url}
@@ -249,6 +249,19 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGHUP', () => void stop('SIGHUP'))
 
+  // Reset of the traffic only: the zone's records as seeded, no faults, healthy stacks — a second,
+  // where a full reset reseeds every service and PostgreSQL. Kubernetes, S3 and the databases are kept.
+  async function resetTraffic(): Promise<void> {
+    await resetTrafficRecords(world.moto.url, world.facts, ttl)
+    world.front.faults.clear()
+    world.sink.faults.clear()
+    for (const s of Object.values(world.stacks)) {
+      await s.set({...DEFAULT_KNOBS})
+      s.resetStats()
+    }
+    world.router.flush()
+  }
+
   // Reset: a fresh moto state, front and Kubernetes stand-in on the same ports, healthy stacks.
   async function reset(): Promise<void> {
     // A fresh PostgreSQL too (the same password): the old one's servers stopped, its data removed.
@@ -300,7 +313,11 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** The control API that `sandbox status|reset|fault` and the docker stand-in talk to. */
-async function handleControl(c: {world: World; layout: SandboxLayout; ttl: number; reset: () => Promise<void>}, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleControl(
+  c: {world: World; layout: SandboxLayout; ttl: number; reset: () => Promise<void>; resetTraffic: () => Promise<void>},
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const {world, layout, ttl} = c
   try {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -344,7 +361,7 @@ async function handleControl(c: {world: World; layout: SandboxLayout; ttl: numbe
       }
     }
     if (req.method === 'POST' && url.pathname === '/reset') {
-      await c.reset()
+      await (body.traffic === true ? c.resetTraffic() : c.reset())
       return send(res, 200, {reset: true, info: layout.readInfo()})
     }
     send(res, 404, {error: `no such control endpoint: ${req.method} ${url.pathname}`})

@@ -142,6 +142,61 @@ export async function seedPlatform(motoUrl: string, network: SandboxNetwork): Pr
 
 type Common = {region: string; endpoint: string; credentials: typeof CREDENTIALS; maxAttempts: number}
 
+/** The weighted pair as seeded: all traffic on the legacy Docker Compose host (seed, and sandbox reset --traffic). */
+export function trafficRecords(ttl: number, healthChecks: {legacy: string; kubernetes: string}) {
+  return [
+    {
+      Action: 'CREATE',
+      ResourceRecordSet: {
+        Name: `${SANDBOX.record}.`,
+        Type: 'A',
+        SetIdentifier: SANDBOX.legacy.setIdentifier,
+        Weight: 100,
+        TTL: ttl,
+        ResourceRecords: [{Value: SANDBOX.legacy.value}],
+        HealthCheckId: healthChecks.legacy,
+      },
+    },
+    {
+      Action: 'CREATE',
+      ResourceRecordSet: {
+        Name: `${SANDBOX.record}.`,
+        Type: 'A',
+        SetIdentifier: SANDBOX.kubernetes.setIdentifier,
+        Weight: 0,
+        AliasTarget: {DNSName: SANDBOX.kubernetes.aliasDnsName, HostedZoneId: SANDBOX.kubernetes.aliasZoneId, EvaluateTargetHealth: false},
+        HealthCheckId: healthChecks.kubernetes,
+      },
+    },
+  ] satisfies import('@aws-sdk/client-route-53').Change[]
+}
+
+/**
+ * sandbox reset --traffic: the zone's records back to the seed's (all traffic on legacy, no lock,
+ * nothing a run or a colleague added) in one batch straight at moto, in the zone that exists.
+ */
+export async function resetTrafficRecords(motoUrl: string, facts: Pick<SeedFacts, 'hostedZoneId' | 'healthChecks'>, ttl: number): Promise<void> {
+  const r53m = await import('@aws-sdk/client-route-53')
+  const r53 = new r53m.Route53Client({region: SANDBOX.region, endpoint: motoUrl, credentials: CREDENTIALS, maxAttempts: 3})
+  // The pair is put back by UPSERT (as seeded, whatever a run made of it); anything else added goes.
+  const kept = new Set([`www.${SANDBOX.zone}.`, `${SANDBOX.record}.`])
+  const live = (await r53.send(new r53m.ListResourceRecordSetsCommand({HostedZoneId: facts.hostedZoneId}))).ResourceRecordSets ?? []
+  const extra = live.filter((r) => !['NS', 'SOA'].includes(r.Type ?? '') && !kept.has(r.Name ?? ''))
+  await r53.send(
+    new r53m.ChangeResourceRecordSetsCommand({
+      HostedZoneId: facts.hostedZoneId,
+      ChangeBatch: {
+        Comment: 'sandbox reset --traffic',
+        Changes: [
+          ...extra.map((r) => ({Action: 'DELETE' as const, ResourceRecordSet: r})),
+          ...trafficRecords(ttl, facts.healthChecks).map((c) => ({...c, Action: 'UPSERT' as const})),
+        ],
+      },
+    }),
+  )
+  r53.destroy()
+}
+
 async function seedRoute53(o: SeedOptions, common: Common): Promise<Pick<SeedFacts, 'hostedZoneId' | 'healthChecks'>> {
   const r53m = await import('@aws-sdk/client-route-53')
   const r53 = new r53m.Route53Client(common)
@@ -166,29 +221,7 @@ async function seedRoute53(o: SeedOptions, common: Common): Promise<Pick<SeedFac
       ChangeBatch: {
         Comment: 'sandbox seed: all traffic on the legacy Docker Compose host',
         Changes: [
-          {
-            Action: 'CREATE',
-            ResourceRecordSet: {
-              Name: `${SANDBOX.record}.`,
-              Type: 'A',
-              SetIdentifier: SANDBOX.legacy.setIdentifier,
-              Weight: 100,
-              TTL: o.ttl,
-              ResourceRecords: [{Value: SANDBOX.legacy.value}],
-              HealthCheckId: healthChecks.legacy,
-            },
-          },
-          {
-            Action: 'CREATE',
-            ResourceRecordSet: {
-              Name: `${SANDBOX.record}.`,
-              Type: 'A',
-              SetIdentifier: SANDBOX.kubernetes.setIdentifier,
-              Weight: 0,
-              AliasTarget: {DNSName: SANDBOX.kubernetes.aliasDnsName, HostedZoneId: SANDBOX.kubernetes.aliasZoneId, EvaluateTargetHealth: false},
-              HealthCheckId: healthChecks.kubernetes,
-            },
-          },
+          ...trafficRecords(o.ttl, healthChecks),
           {Action: 'CREATE', ResourceRecordSet: {Name: `www.${SANDBOX.zone}.`, Type: 'CNAME', TTL: 300, ResourceRecords: [{Value: SANDBOX.record}]}},
         ],
       },

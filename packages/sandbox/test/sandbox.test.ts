@@ -256,6 +256,39 @@ describe('the docker compose stand-in and the public endpoint', () => {
     expect(unsupported.exitCode).toBe(2)
   })
 
+  test('reset --traffic puts the records back as seeded, removes what runs added (a lock), clears faults and stack knobs, keeps the zone', async () => {
+    const sb = sandbox()
+    const m = await import('@aws-sdk/client-route-53')
+    const r53 = new m.Route53Client(await clients())
+    const zone = sb.status.hostedZoneId
+    const records = async () => (await r53.send(new m.ListResourceRecordSetsCommand({HostedZoneId: zone}))).ResourceRecordSets!
+    const seeded = await records()
+    const [legacy, k8s] = [seeded.find((r) => r.SetIdentifier === 'compose')!, seeded.find((r) => r.SetIdentifier === 'k8s')!]
+    await r53.send(
+      new m.ChangeResourceRecordSetsCommand({
+        HostedZoneId: zone,
+        ChangeBatch: {
+          Changes: [
+            {Action: 'UPSERT', ResourceRecordSet: {...legacy, Weight: 0, TTL: 60}},
+            {Action: 'UPSERT', ResourceRecordSet: {...k8s, Weight: 100}},
+            {Action: 'CREATE', ResourceRecordSet: {Name: '_clipper-ops-lock.clpr.tv.', Type: 'TXT', TTL: 1, ResourceRecords: [{Value: '"left by a killed run"'}]}},
+          ],
+        },
+      }),
+    )
+    expect((await sb.cli(['sandbox', 'fault', '--api', 'route53:GetChange', '--throttle', '5'])).code).toBe(0)
+    expect((await fetch(`${sb.status.controlUrl}/stacks/kubernetes`, {method: 'POST', headers: {'content-type': 'application/json'}, body: '{"errorRate":1}'})).status).toBe(200)
+
+    const reset = await sb.cli(['sandbox', 'reset', '--traffic'])
+    expect(reset.code, reset.stderr).toBe(0)
+    expect(reset.stdout).toContain('all traffic on legacy as seeded')
+    expect(await records()).toEqual(seeded)
+    const status = (await (await fetch(`${sb.status.controlUrl}/status`)).json()) as {faults: unknown[]; stacks: {kubernetes: {errorRate: number}}; info: {hostedZoneId: string}}
+    expect(status.faults).toEqual([])
+    expect(status.stacks.kubernetes.errorRate).toBe(0)
+    expect(status.info.hostedZoneId).toBe(zone)
+  })
+
   test('the public endpoint follows the live weights once INSYNC and the TTL have passed; reset puts them back', async () => {
     const sb = sandbox()
     const served = async (n: number) => {

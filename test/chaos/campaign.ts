@@ -56,6 +56,8 @@ export type Plan =
   | {type: 'out-of-band'; atSeq: number; to: Weights}
   | {type: 'broken-lock'}
   | {type: 'stale-resume'}
+  | {type: 'edit-before-first-shift'}
+  | {type: 'lost-answers'}
   | {type: 'corrupt'; how: 'torn-line' | 'half-state' | 'empty-state' | 'deleted-run' | 'damaged-line' | 'huge-line'; seq: number}
   | {type: 'secret-in-path'; flow: Flow}
   | {type: 'malformed'; index: number}
@@ -456,6 +458,41 @@ async function brokenLock(sc: Scenario): Promise<void> {
   await checkRun(sc, {runId, flow: 'rollout', start: LEGACY, live: LEGACY, mayStop: true})
 }
 
+/** Found by the campaign: the first shift overruled an edit made after the preflight read the weights. */
+async function editBeforeFirstShift(sc: Scenario): Promise<void> {
+  await sc.h.setStart(LEGACY)
+  const {run, runId} = await startFlow(sc, sc.h.args('rollout'))
+  await waitFor(
+    () => readJournal(sc.h.sb.stateDir, runId).some((e) => e.type === 'step.intent' && e.stepId === 'rollback-path') || run.child.exitCode !== null,
+    60_000,
+    'the last preflight step',
+  )
+  run.child.kill('SIGKILL')
+  if ((await run.done).signal === 'SIGKILL') sc.kills++
+  const edit = {legacy: 70, kubernetes: 30}
+  await sc.h.world.setWeights(edit, true)
+  const resumed = await sc.h.cli(sc, ['runs', 'resume', runId, '--yes', '--state-dir', sc.h.sb.stateDir])
+  if (resumed.code !== 1 || !REFUSED_EDIT.test(resumed.stderr)) sc.fail(`the resume after the edit exited ${resumed.code}: ${resumed.stderr.slice(-300)}`)
+  await checkRun(sc, {runId, flow: 'rollout', start: LEGACY, live: edit, mayStop: true})
+}
+
+/**
+ * Found by the campaign: with every answer lost, a rollout cannot even learn that its lock CREATE
+ * went through. It must stop (exit 1), change no weight, and leave no lock.
+ */
+async function lostAnswers(sc: Scenario): Promise<number> {
+  await sc.h.setStart(LEGACY)
+  await sc.h.fault('POST', {service: 'route53', operation: '*', kind: 'lostResponse', probability: 1})
+  const r = await sc.h.cli(sc, sc.h.args('rollout'))
+  await sc.h.fault('DELETE')
+  if (r.code !== 1) sc.fail(`a rollout with every answer lost exited ${r.code}: ${r.stderr.slice(-300)}`)
+  const {weights, lock} = await sc.h.world.read()
+  if (!sameWeights(weights, LEGACY)) sc.fail(`the weights moved to ${fmt(weights)}`)
+  if (lock) sc.fail(`a lock was left: run ${lockHolder(lock)?.runId ?? '?'}`)
+  checkNoSecrets(sc, sc.h.sb.stateDir)
+  return (await sc.h.sb.requests(sc.since)).filter((x) => x.fault).length
+}
+
 /** The issue's stale-resume case: a resume after someone else rolled back leaves their rollback. */
 async function staleResume(sc: Scenario): Promise<void> {
   await sc.h.setStart(LEGACY)
@@ -659,7 +696,12 @@ export async function planCampaign(h: Harness, o: CampaignOptions): Promise<Plan
   }
   const malformedCount = malformedCases(h).length
   // The issue's regressions (test/traffic/crash.test.ts has the first two in npm test), then a seeded mix.
-  if (o.sweep) plans.push({type: 'broken-lock'}, {type: 'stale-resume'}, {type: 'secret-in-path', flow: pick(r, ['rollout', 'rollback'])})
+  // The campaign's own finds after them: an edit between the preflight and the first shift, and a run
+  // whose every Route 53 answer is lost (it left its lock).
+  if (o.sweep) {
+    plans.push({type: 'broken-lock'}, {type: 'stale-resume'}, {type: 'secret-in-path', flow: pick(r, ['rollout', 'rollback'])}, {type: 'edit-before-first-shift'})
+    plans.push({type: 'lost-answers'})
+  }
   for (let i = 0; plans.length < o.scenarios; i++) {
     const flow = pick(r, ['rollout', 'rollback'] as const)
     const x = r()
@@ -706,6 +748,10 @@ export function describePlan(p: Plan): string {
       return `${p.how} after a kill at entry ${p.seq}`
     case 'secret-in-path':
       return `${p.flow} with AWS_SECRET_ACCESS_KEY=sandbox (a word of its paths)`
+    case 'edit-before-first-shift':
+      return 'a colleague sets 70/30 between the preflight and the first shift (the run killed there, then resumed)'
+    case 'lost-answers':
+      return 'rollout while every Route 53 answer is lost (each request applied, its answer never read)'
     case 'malformed':
       return `malformed input #${p.index}`
     default:
@@ -743,6 +789,12 @@ export async function runScenario(h: Harness, n: number, plan: Plan): Promise<Sc
         break
       case 'stale-resume':
         await staleResume(sc)
+        break
+      case 'edit-before-first-shift':
+        await editBeforeFirstShift(sc)
+        break
+      case 'lost-answers':
+        faults = await lostAnswers(sc)
         break
       case 'corrupt':
         await corrupt(sc, plan)
@@ -784,12 +836,12 @@ export function summaryTable(results: ScenarioResult[], seed: number): string {
   const byType = new Map<string, ScenarioResult[]>()
   for (const r of results) byType.set(r.plan.type, [...(byType.get(r.plan.type) ?? []), r])
   const row = (name: string, rs: ScenarioResult[]) =>
-    `| ${name.padEnd(16)} | ${String(rs.length).padStart(9)} | ${String(rs.reduce((a, r) => a + (r.violations.length ? 0 : r.kills), 0)).padStart(14)} | ${String(rs.reduce((a, r) => a + r.faults, 0)).padStart(15)} | ${String(rs.reduce((a, r) => a + r.gateFailures, 0)).padStart(15)} | ${String(rs.reduce((a, r) => a + r.violations.length, 0)).padStart(20)} |`
+    `| ${name.padEnd(23)} | ${String(rs.length).padStart(9)} | ${String(rs.reduce((a, r) => a + (r.violations.length ? 0 : r.kills), 0)).padStart(14)} | ${String(rs.reduce((a, r) => a + r.faults, 0)).padStart(15)} | ${String(rs.reduce((a, r) => a + r.gateFailures, 0)).padStart(15)} | ${String(rs.reduce((a, r) => a + r.violations.length, 0)).padStart(20)} |`
   return [
     `Chaos campaign, seed ${seed}: ${results.length} scenarios in ${Math.round(results.reduce((a, r) => a + r.ms, 0) / 1000)} s`,
     '',
-    '| scenario         | scenarios | kills survived | faults injected | stopped by gate | invariant violations |',
-    '|------------------|-----------|----------------|-----------------|-----------------|----------------------|',
+    '| scenario                | scenarios | kills survived | faults injected | stopped by gate | invariant violations |',
+    '|-------------------------|-----------|----------------|-----------------|-----------------|----------------------|',
     ...[...byType.entries()].map(([k, rs]) => row(k, rs)),
     row('total', results),
   ].join('\n')

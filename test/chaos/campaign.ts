@@ -260,7 +260,9 @@ async function checkRun(sc: Scenario, e: Expect): Promise<void> {
   } else if (show.status === 'failed' || (e.mayStop && show.status === 'interrupted')) {
     // Where it put them: each shift's result, and a failed shift's wanted weights (its batch may have
     // gone through before it failed, e.g. waiting for INSYNC).
-    const own = show.steps
+    // (The inputs are in the run's state file; runs show leaves them out.)
+    const steps = (JSON.parse(readFileSync(join(stateDir, 'runs', e.runId, 'state.json'), 'utf8')) as typeof show).steps
+    const own = steps
       .filter((s) => s.kind === 'dns-weights')
       .flatMap((s) => [s.outputs?.after, s.outputs?.before, s.status === 'failed' ? (s.inputs as Weights | undefined) : undefined])
     if (![e.start, ...own].some((w) => sameWeights(w, live))) sc.fail(`run ${show.status}; the weights ${fmt(live)} are neither where it started nor where it put them`)

@@ -237,7 +237,16 @@ export default defineStep({
     let insyncMs: number | null = null
     if (i.waitInsync) {
       ctx.log(`change ${changeId} accepted; waiting for INSYNC`)
-      insyncMs = await waitInsync(client, changeId, {timeoutMs: parseDuration(i.insyncTimeout)!, log: ctx.log, signal: ctx.signal})
+      try {
+        insyncMs = await waitInsync(client, changeId, {timeoutMs: parseDuration(i.insyncTimeout)!, log: ctx.log, signal: ctx.signal})
+      } catch (error) {
+        if (ctx.signal.aborted || error instanceof RunFailedError) throw error
+        // Say what is known: the batch went in; only its propagation is unconfirmed.
+        throw new RunFailedError(
+          `Route 53 accepted change ${changeId} (${fmtWeights(before)} → ${fmtWeights(want)}), but waiting for it to be INSYNC failed: ${(error as Error).message}. The records are changed; whether every Route 53 server answers with them yet is not known.`,
+          {code: 'INSYNC_UNCONFIRMED', cause: error},
+        )
+      }
     }
     return {
       summary: `${fmtWeights(before)} → ${fmtWeights(want)} (change ${changeId}${insyncMs !== null ? `, INSYNC after ${(insyncMs / 1000).toFixed(1)}s` : ''})`,

@@ -57,13 +57,19 @@ const onlyWhatIsUsed = {
       if (real.errors.length) return {errors: real.errors}
       return {path: real.path, namespace: 'trimmed', pluginData: {name: args.path, resolveDir: args.resolveDir}}
     })
+    // client-node's undici (757 KB): Node's own, behind its global fetch (src/lib/k8s/undici-from-node.ts).
+    b.onResolve({filter: /^undici$/}, (args) =>
+      args.importer.includes('/node_modules/@kubernetes/client-node/') ? {path: join(ROOT, 'src', 'lib', 'k8s', 'undici-from-node.ts')} : undefined,
+    )
     // zod re-exports every locale as `z.locales` (260 KB); we use only its default, English, which
     // zod imports by itself.
     b.onResolve({filter: /^\.\.\/locales\/index\.js$/}, (args) => (args.importer.includes('/node_modules/zod/') ? {path: 'zod-locales', namespace: 'trimmed'} : undefined))
     b.onLoad({filter: /^zod-locales$/, namespace: 'trimmed'}, () => ({contents: 'export {}'}))
     b.onLoad({filter: /.*/, namespace: 'trimmed'}, (args) => {
       const all = Object.keys(createRequire(join(args.pluginData.resolveDir, 'x.js'))(args.pluginData.name))
-      const used = all.filter((n) => words.has(n))
+      // Never the aggregated client (EC2 beside EC2Client): it imports every command. Its name is a
+      // word of our comments, not a class our code uses.
+      const used = all.filter((n) => words.has(n) && !all.includes(`${n}Client`))
       return {contents: `export {${used.join(', ')}} from ${JSON.stringify(args.path)}`, resolveDir: dirname(args.path)}
     })
   },

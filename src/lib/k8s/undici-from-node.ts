@@ -21,6 +21,8 @@ function nodeDispatcherClass(): DispatcherClass {
 
 export const fetch: typeof globalThis.fetch = (input, init) => globalThis.fetch(input, init)
 
+// client-node calls `new Agent(...)`: a class whose constructor returns Node's dispatcher.
+// eslint-disable-next-line @typescript-eslint/no-extraneous-class
 export class Agent {
   constructor(options: object) {
     const NodeAgent = nodeDispatcherClass()
@@ -28,6 +30,7 @@ export class Agent {
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-extraneous-class
 export class ProxyAgent {
   constructor(options: {uri?: string}) {
     throw new Error(

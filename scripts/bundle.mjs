@@ -101,6 +101,10 @@ const result = await build({
 })
 writeFileSync(join(OUT, 'meta.json'), JSON.stringify(result.metafile))
 
+// client-node must have Node's undici (the plugin above), never a bundled copy beside it.
+const bundledUndici = Object.keys(result.metafile.inputs).filter((f) => f.includes('node_modules/undici/'))
+if (bundledUndici.length) throw new Error(`undici is bundled (${bundledUndici[0]} …): client-node should get src/lib/k8s/undici-from-node.ts`)
+
 // A bundled `await import()` of a CommonJS module yields only its default export: named ones that
 // work unbundled (Node reads them from the CommonJS source) would be undefined. Refuse the build
 // where our sources do that, except where they take the default (pg) or unwrap it (the help path).

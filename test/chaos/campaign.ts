@@ -460,17 +460,23 @@ async function brokenLock(sc: Scenario): Promise<void> {
   await checkRun(sc, {runId, flow: 'rollout', start: LEGACY, live: LEGACY, mayStop: true})
 }
 
-/** Found by the campaign: the first shift overruled an edit made after the preflight read the weights. */
-async function editBeforeFirstShift(sc: Scenario): Promise<void> {
+/** A rollout from all-legacy, SIGKILLed as it begins `stepId` (or wherever it is if it ended first). */
+async function rolloutKilledAt(sc: Scenario, stepId: string, steps?: string): Promise<string> {
   await sc.h.setStart(LEGACY)
-  const {run, runId} = await startFlow(sc, sc.h.args('rollout'))
+  const {run, runId} = await startFlow(sc, sc.h.args('rollout', undefined, steps))
   await waitFor(
-    () => readJournal(sc.h.sb.stateDir, runId).some((e) => e.type === 'step.intent' && e.stepId === 'rollback-path') || run.child.exitCode !== null,
+    () => readJournal(sc.h.sb.stateDir, runId).some((e) => e.type === 'step.intent' && e.stepId === stepId) || run.child.exitCode !== null,
     60_000,
-    'the last preflight step',
+    `the intent of ${stepId}`,
   )
   run.child.kill('SIGKILL')
   if ((await run.done).signal === 'SIGKILL') sc.kills++
+  return runId
+}
+
+/** Found by the campaign: the first shift overruled an edit made after the preflight read the weights. */
+async function editBeforeFirstShift(sc: Scenario): Promise<void> {
+  const runId = await rolloutKilledAt(sc, 'rollback-path')
   const edit = {legacy: 70, kubernetes: 30}
   await sc.h.world.setWeights(edit, true)
   const resumed = await sc.h.cli(sc, ['runs', 'resume', runId, '--yes', '--state-dir', sc.h.sb.stateDir])
@@ -497,15 +503,7 @@ async function lostAnswers(sc: Scenario): Promise<number> {
 
 /** The issue's stale-resume case: a resume after someone else rolled back leaves their rollback. */
 async function staleResume(sc: Scenario): Promise<void> {
-  await sc.h.setStart(LEGACY)
-  const {run, runId} = await startFlow(sc, sc.h.args('rollout', undefined, '50,100'))
-  await waitFor(
-    () => readJournal(sc.h.sb.stateDir, runId).some((e) => e.type === 'step.intent' && e.stepId === 'shift[50].ttl') || run.child.exitCode !== null,
-    60_000,
-    'the 50% shift',
-  )
-  run.child.kill('SIGKILL')
-  if ((await run.done).signal === 'SIGKILL') sc.kills++
+  const runId = await rolloutKilledAt(sc, 'shift[50].ttl', '50,100')
   await sc.h.cli(sc, ['runs', 'unlock', 'sandbox', '--force', '--reason', 'chaos: the laptop died', '--state-dir', sc.h.stateB, '--config', sc.h.sb.status.config])
   const back = await sc.h.cli(sc, sc.h.args('rollback', sc.h.stateB))
   if (back.code !== 0) sc.fail(`the rollback exited ${back.code}: ${back.stderr.slice(-300)}`)

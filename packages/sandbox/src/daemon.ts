@@ -253,6 +253,11 @@ async function main(): Promise<void> {
   // where a full reset reseeds every service and PostgreSQL. Kubernetes, S3 and the databases are kept.
   async function resetTraffic(): Promise<void> {
     await resetTrafficRecords(world.moto.url, world.facts, ttl)
+    await calm()
+  }
+
+  // Both resets end here: no faults, healthy stacks with no history, the resolver's cache flushed.
+  async function calm(): Promise<void> {
     world.front.faults.clear()
     world.sink.faults.clear()
     for (const s of Object.values(world.stacks)) {
@@ -277,14 +282,9 @@ async function main(): Promise<void> {
     await world.k8s.close()
     world.front = front = await startAwsFront({upstream: moto.url, port: frontPort, route53ChangeDelayMs: changeDelayMs, logFile: layout.awsRequests})
     world.k8s = k8s = await startK8sStandIn({port: k8sPort})
-    for (const s of Object.values(world.stacks)) {
-      await s.set({...DEFAULT_KNOBS})
-      s.resetStats()
-    }
     world.facts = await seed(world, ttl)
     const resetWarnings = await attachPostgres()
-    world.router.flush()
-    world.sink.faults.clear()
+    await calm()
     await writeSandboxFiles(layout, world.facts, urls, ttl, cliRoot, world.postgres?.databaseUrl(), notify)
     info.hostedZoneId = world.facts.hostedZoneId
     info.postgres = world.postgres?.status() ?? null

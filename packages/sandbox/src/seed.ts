@@ -110,7 +110,7 @@ type SeedOptions = {
 
 /** Seed every service at once (they do not depend on each other, but for backups on the DB). */
 export async function seedAws(o: SeedOptions): Promise<SeedFacts> {
-  const common = {region: SANDBOX.region, endpoint: o.motoUrl, credentials: CREDENTIALS, maxAttempts: 3}
+  const common = motoClientConfig(o.motoUrl)
   // moto is not thread-safe and builds its EC2 backends lazily: two regions' first EC2 calls at once
   // once answered CreateVpc without its Vpc (CI, 2026-12-02). The second region's EC2 waits for the first's.
   const network = seedVpc(common)
@@ -136,11 +136,14 @@ export const PLATFORM_SERVICES = ['ec2', 'elasticloadbalancing', 'elasticache', 
  * sandbox is ready, in the background: rehearsing a cutover needs none of it.
  */
 export async function seedPlatform(motoUrl: string, network: SandboxNetwork): Promise<void> {
-  const common = {region: SANDBOX.region, endpoint: motoUrl, credentials: CREDENTIALS, maxAttempts: 3}
+  const common = motoClientConfig(motoUrl)
   await Promise.all([seedNetwork(common, network), seedServices(common)])
 }
 
 type Common = {region: string; endpoint: string; credentials: typeof CREDENTIALS; maxAttempts: number}
+
+/** An SDK client's config for moto itself, in the sandbox's region (seeding talks to moto, not the front). */
+const motoClientConfig = (motoUrl: string): Common => ({region: SANDBOX.region, endpoint: motoUrl, credentials: CREDENTIALS, maxAttempts: 3})
 
 /** The weighted pair as seeded: all traffic on the legacy Docker Compose host (seed, and sandbox reset --traffic). */
 export function trafficRecords(ttl: number, healthChecks: {legacy: string; kubernetes: string}) {
@@ -177,7 +180,7 @@ export function trafficRecords(ttl: number, healthChecks: {legacy: string; kuber
  */
 export async function resetTrafficRecords(motoUrl: string, facts: Pick<SeedFacts, 'hostedZoneId' | 'healthChecks'>, ttl: number): Promise<void> {
   const r53m = await import('@aws-sdk/client-route-53')
-  const r53 = new r53m.Route53Client({region: SANDBOX.region, endpoint: motoUrl, credentials: CREDENTIALS, maxAttempts: 3})
+  const r53 = new r53m.Route53Client(motoClientConfig(motoUrl))
   // The pair is put back by UPSERT (as seeded, whatever a run made of it); anything else added goes.
   const kept = new Set([`www.${SANDBOX.zone}.`, `${SANDBOX.record}.`])
   const live = (await r53.send(new r53m.ListResourceRecordSetsCommand({HostedZoneId: facts.hostedZoneId}))).ResourceRecordSets ?? []

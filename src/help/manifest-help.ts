@@ -8,9 +8,10 @@
  * a command whose help is dynamic — falls through to oclif (`false`).
  */
 import {existsSync, readFileSync} from 'node:fs'
-import {homedir} from 'node:os'
+import {homedir, release} from 'node:os'
 import {join} from 'node:path'
 import type {Command, Config, Interfaces} from '@oclif/core'
+import ansis from 'ansis'
 
 type Cached = Command.Cached
 interface Topic {
@@ -22,14 +23,22 @@ interface Topic {
 export async function manifestHelp(root: string, argv: string[]): Promise<boolean> {
   const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Interfaces.PJSON & {name: string; version: string; description?: string}
   const o = pjson.oclif as Interfaces.PJSON['oclif'] & {additionalHelpFlags?: string[]; topicSeparator?: string; flexibleTaxonomy?: boolean; theme?: unknown; helpClass?: unknown}
+  let manifestText: string
   let manifest: {version: string; commands: Record<string, Cached>}
   try {
-    manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8'))
+    manifestText = readFileSync(join(root, 'oclif.manifest.json'), 'utf8')
+    manifest = JSON.parse(manifestText)
   } catch {
     return false
   }
   // oclif would not trust this manifest, or would render with something we do not reproduce.
   if (manifest.version !== pjson.version || o.flexibleTaxonomy || o.theme || o.helpClass || hasUserTheme(pjson.name)) return false
+
+  const text = prerendered(root, pjson, manifestText, argv)
+  if (text !== undefined) {
+    process.stdout.write(text)
+    return true
+  }
 
   const commands = Object.values(manifest.commands)
   const byId = new Map<string, Cached>()
@@ -91,6 +100,59 @@ export async function manifestHelp(root: string, argv: string[]): Promise<boolea
     return false // "Command … not found.", before anything is printed: oclif says it its own way
   }
   return true
+}
+
+/**
+ * The build renders the help of the root, every command and every topic, asked the usual ways, as
+ * oclif would print it to a pipe — 80 columns, no colour — into dist/help.json
+ * (scripts/prerender-help.mjs, which calls manifestHelp itself). Where this run would render the
+ * same text, it is printed as it is, without loading oclif's help classes: that import is most of
+ * what --help costs beyond starting Node. A help.json built from another manifest is ignored.
+ */
+function prerendered(root: string, pjson: {name: string; version: string}, manifestText: string, argv: string[]): string | undefined {
+  const columns = Number.parseInt(process.env.OCLIF_COLUMNS ?? '', 10) || (process.stdout.isTTY ? Math.max(process.stdout.columns || 80, 40) : 80)
+  // oclif writes Windows line continuations in examples; colour is what ansis (oclif's) detects.
+  if (columns !== 80 || process.platform === 'win32' || ansis.isSupported()) return undefined
+  let cache: {manifest: string; texts: string[]; byArgv: Record<string, number>}
+  try {
+    cache = JSON.parse(readFileSync(join(root, 'dist', 'help.json'), 'utf8'))
+  } catch {
+    return undefined
+  }
+  if (cache.manifest !== manifestDigest(manifestText)) return undefined
+  const text = cache.texts[cache.byArgv[JSON.stringify(argv)] ?? -1]
+  if (text === undefined || !text.includes(USER_AGENT)) return text
+  // The root's VERSION names this platform and Node: the build left a place for it.
+  const ua = userAgent(pjson)
+  return ua === undefined ? undefined : text.replaceAll(USER_AGENT, ua)
+}
+
+/** Where the root help's VERSION line goes in dist/help.json. */
+export const USER_AGENT = '\u0000user-agent\u0000'
+
+/**
+ * oclif's `config.userAgent`, or undefined where oclif might call the platform "wsl" (it asks
+ * the wsl-utils package, which this does not load): there the help is rendered.
+ */
+export function userAgent(pjson: {name: string; version: string}): string | undefined {
+  if (process.platform === 'linux') {
+    let version = release()
+    try {
+      version += readFileSync('/proc/version', 'utf8')
+    } catch {
+      // no /proc: the release says it
+    }
+    if (version.toLowerCase().includes('microsoft')) return undefined
+  }
+  const arch = process.arch === 'ia32' ? 'x86' : process.arch
+  return `${pjson.name}/${pjson.version} ${process.platform}-${arch} node-${process.version}`
+}
+
+/** A cheap fingerprint (FNV-1a and the length): enough to see that help.json and the manifest differ. */
+export function manifestDigest(text: string): string {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
+  return `${text.length}:${(h >>> 0).toString(16)}`
 }
 
 /** oclif's files are CommonJS: bundled and imported late, their exports come as `default`. */

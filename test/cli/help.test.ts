@@ -1,9 +1,13 @@
 /**
  * Help is served from oclif.manifest.json without starting oclif (src/help/manifest-help.ts, from
  * bin/run.js). It must say exactly what oclif says: for the root, every topic and every command,
- * asked every way (--help, -h, help …, a bare topic), at the default width and a wider one.
+ * asked every way (--help, -h, help …, a bare topic), at the default width and a wider one. At the
+ * default width, into a pipe, the text comes from the build's dist/help.json; at another width it
+ * is rendered.
  */
-import {readFileSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, test} from 'vitest'
 import {ROOT, cli} from '../helpers/cli.js'
@@ -59,6 +63,42 @@ describe('help from the manifest', () => {
     for (const argv of [['--help'], ['rollout', '--help'], ['sandbox']]) {
       const {fast, oclif} = await both(argv, {OCLIF_COLUMNS: '132'})
       expect(fast.stdout).toBe(oclif.stdout)
+    }
+  })
+
+  test('prints the prerendered text only where it is the one that would be rendered, from a help.json of this manifest', () => {
+    // A copy of the package whose help.json says something else for every text, so that which
+    // path answered shows.
+    const root = mkdtempSync(join(tmpdir(), 'clipper-ops-help-'))
+    try {
+      for (const f of ['bin', 'dist', 'package.json', 'oclif.manifest.json']) cpSync(join(ROOT, f), join(root, f), {recursive: true})
+      const cache = JSON.parse(readFileSync(join(root, 'dist', 'help.json'), 'utf8')) as {texts: string[]; byArgv: Record<string, number>}
+      expect(Object.keys(cache.byArgv)).toEqual(expect.arrayContaining([JSON.stringify(['--help']), JSON.stringify(['rollout', '--help']), JSON.stringify(['runs'])]))
+      cache.texts = cache.texts.map((t, i) => (t.includes('\0') ? `prerendered ${i} for \0user-agent\0\n` : `prerendered ${i}\n`))
+      writeFileSync(join(root, 'dist', 'help.json'), JSON.stringify(cache))
+      const help = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+        const r = spawnSync(process.execPath, [join(root, 'bin', 'run.js'), ...argv], {encoding: 'utf8', env: {...process.env, NO_COLOR: '1', ...env}})
+        expect(r.status, r.stderr).toBe(0)
+        return r.stdout
+      }
+      expect(help(['rollout', '--help'])).toBe(`prerendered ${cache.byArgv[JSON.stringify(['rollout', '--help'])]}\n`)
+      // The root's VERSION line is the user's platform and Node, not the build's.
+      expect(help(['--help'])).toBe(
+        `prerendered ${cache.byArgv[JSON.stringify(['--help'])]} for clipper-ops/${pjson.version} ${process.platform}-${process.arch} node-${process.version}\n`,
+      )
+      // Another width, colour, or a help.json built from another manifest: rendered, as oclif would.
+      const rendered = (env: NodeJS.ProcessEnv = {}) => {
+        const text = help(['rollout', '--help'], env)
+        expect(text).not.toMatch(/^prerendered/)
+        expect(text).toBe(help(['rollout', '--help'], {...env, CLIPPER_OPS_HELP_FROM_OCLIF: '1'}))
+        return text
+      }
+      rendered({OCLIF_COLUMNS: '100'})
+      expect(rendered({NO_COLOR: '', FORCE_COLOR: '1'})).toContain('\u001B[')
+      writeFileSync(join(root, 'oclif.manifest.json'), `${readFileSync(join(root, 'oclif.manifest.json'), 'utf8')}\n`)
+      rendered()
+    } finally {
+      rmSync(root, {recursive: true, force: true})
     }
   })
 

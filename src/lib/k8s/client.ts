@@ -13,7 +13,8 @@
 import {existsSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {resolve} from 'node:path'
-import type {AppsV1Api, AutoscalingV2Api, ConfigurationOptions, CoreV1Api, KubeConfig} from '@kubernetes/client-node'
+import {AsyncLocalStorage} from 'node:async_hooks'
+import type {KubeConfig, KubernetesListObject, KubernetesObject, RequestContext, ResponseContext, VersionInfo} from '@kubernetes/client-node'
 import type {Environment} from '../config/schema.js'
 import {UsageError} from '../errors.js'
 
@@ -55,42 +56,71 @@ export async function loadKubeConfig(env: Environment | undefined): Promise<Kube
 
 export interface K8sApis {
   kc: KubeConfig
-  apps: AppsV1Api
-  core: CoreV1Api
-  autoscaling: AutoscalingV2Api
   context: string
   namespace: string
   /** The API server's URL, for messages. */
   server: string
-  /** Per-call options: abort with `signal`, give up after `timeoutMs`. */
-  callOptions(signal: AbortSignal, timeoutMs?: number): ConfigurationOptions
+  /** One object (`apps/v1` `Deployment` `web`), of `namespace` or else the environment's; gives up with `signal` or after `timeoutMs`. */
+  read<T extends KubernetesObject>(ref: {apiVersion: string; kind: string; name: string; namespace?: string}, signal: AbortSignal, timeoutMs?: number): Promise<T>
+  /** Objects of a kind in a namespace, or all of a cluster-scoped kind (Node). */
+  list<T extends KubernetesObject>(
+    ref: {apiVersion: string; kind: string; namespace?: string; labelSelector?: string; clusterScoped?: boolean},
+    signal: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<KubernetesListObject<T>>
+  /** POST an object (a SelfSubjectAccessReview) and return what the server made of it. */
+  create<T extends KubernetesObject>(spec: T, signal: AbortSignal, timeoutMs?: number): Promise<T>
+  /** `/version`. */
+  version(signal: AbortSignal, timeoutMs?: number): Promise<VersionInfo>
 }
 
+/**
+ * Through client-node's generic KubernetesObjectApi (it finds a kind's path by discovery, cached
+ * per client) rather than its generated classes of each API group, which bring every operation
+ * of their group: ~0.9 MB of the package for the few calls made here.
+ */
 export async function k8sApis(env: Environment | undefined): Promise<K8sApis> {
   const k8s = await loadClientNode()
   const kc = await loadKubeConfig(env)
   const context = kc.getCurrentContext()
   const namespace = env?.kubernetes?.namespace ?? kc.getContextObject(context)?.namespace ?? 'default'
+  const server = kc.getCurrentCluster()?.server
+  if (!server) throw new UsageError(`kubeconfig context "${context}" names no cluster with a server`, {code: 'NO_KUBE_CONTEXT'})
+  // The generated clients take an abort signal only through a middleware on the request context;
+  // each call runs with its own signal in `calls`, which the middleware reads.
+  const calls = new AsyncLocalStorage<AbortSignal>()
+  const middleware = {
+    pre: (rc: RequestContext) => {
+      const signal = calls.getStore()
+      if (signal) rc.setSignal(signal)
+      return new k8s.Observable(Promise.resolve(rc))
+    },
+    post: (r: ResponseContext) => new k8s.Observable(Promise.resolve(r)),
+  }
+  const configuration = k8s.createConfiguration({baseServer: new k8s.ServerConfiguration(server, {}), authMethods: {default: kc}, middleware: [middleware]})
+  const objects = new k8s.KubernetesObjectApi(configuration)
+  const call = async <T>(signal: AbortSignal, timeoutMs: number, fn: () => Promise<T>): Promise<T> => {
+    const s = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+    try {
+      return await calls.run(s, fn)
+    } catch (error) {
+      // An abort during discovery surfaces as client-node's failed attempt to reword it.
+      throw s.aborted ? s.reason : error
+    }
+  }
   return {
     kc,
-    apps: kc.makeApiClient(k8s.AppsV1Api),
-    core: kc.makeApiClient(k8s.CoreV1Api),
-    autoscaling: kc.makeApiClient(k8s.AutoscalingV2Api),
     context,
     namespace,
-    server: kc.getCurrentCluster()?.server ?? '(no cluster)',
-    callOptions(signal, timeoutMs = 15_000) {
-      const s = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
-      // The generated clients take a signal only through a middleware on the request context.
-      const middleware = {
-        pre: (rc: {setSignal(s: AbortSignal): void}) => {
-          rc.setSignal(s)
-          return new k8s.Observable(Promise.resolve(rc))
-        },
-        post: (r: unknown) => new k8s.Observable(Promise.resolve(r)),
-      }
-      return {middleware: [middleware as never], middlewareMergeStrategy: 'append'}
-    },
+    server,
+    read: (r, signal, timeoutMs = 15_000) =>
+      call(signal, timeoutMs, () => objects.read({apiVersion: r.apiVersion, kind: r.kind, metadata: {name: r.name, namespace: r.namespace ?? namespace}})),
+    list: (r, signal, timeoutMs = 15_000) =>
+      call(signal, timeoutMs, () =>
+        objects.list(r.apiVersion, r.kind, r.clusterScoped ? undefined : (r.namespace ?? namespace), undefined, undefined, undefined, undefined, r.labelSelector),
+      ),
+    create: (spec, signal, timeoutMs = 15_000) => call(signal, timeoutMs, () => objects.create(spec)),
+    version: (signal, timeoutMs = 15_000) => call(signal, timeoutMs, () => new k8s.VersionApi(configuration).getCode()),
   }
 }
 

@@ -12,7 +12,7 @@
  * be reached, or an HPA that has never reported, is no data. Nothing to check is no data too.
  */
 import {z} from 'zod'
-import type {V1Deployment, V1LabelSelector} from '@kubernetes/client-node'
+import type {V1Deployment, V1LabelSelector, V1Pod, V2HorizontalPodAutoscaler} from '@kubernetes/client-node'
 import {duration} from '../config/schema.js'
 import {k8sApis, k8sErrorMessage, k8sStatus, type K8sApis} from '../k8s/client.js'
 import {formatDuration} from '../util/duration.js'
@@ -146,7 +146,7 @@ export default defineStep({
       for (const name of t.deployments) {
         let dep: V1Deployment
         try {
-          dep = await api.apps.readNamespacedDeployment({name, namespace: ns}, api.callOptions(ctx.signal, timeoutMs))
+          dep = await api.read<V1Deployment>({apiVersion: 'apps/v1', kind: 'Deployment', name, namespace: ns}, ctx.signal, timeoutMs)
         } catch (error) {
           apiProblem(`Deployment ${name}`, error)
           continue
@@ -167,7 +167,7 @@ export default defineStep({
 
         let list
         try {
-          list = await api.core.listNamespacedPod({namespace: ns, labelSelector: selectorString(dep.spec?.selector)}, api.callOptions(ctx.signal, timeoutMs))
+          list = await api.list<V1Pod>({apiVersion: 'v1', kind: 'Pod', namespace: ns, labelSelector: selectorString(dep.spec?.selector)}, ctx.signal, timeoutMs)
         } catch (error) {
           apiProblem(`pods of Deployment ${name}`, error)
           continue
@@ -194,7 +194,7 @@ export default defineStep({
       for (const name of t.hpas) {
         let hpa
         try {
-          hpa = await api.autoscaling.readNamespacedHorizontalPodAutoscaler({name, namespace: ns}, api.callOptions(ctx.signal, timeoutMs))
+          hpa = await api.read<V2HorizontalPodAutoscaler>({apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name, namespace: ns}, ctx.signal, timeoutMs)
         } catch (error) {
           apiProblem(`HPA ${name}`, error)
           continue

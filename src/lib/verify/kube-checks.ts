@@ -5,7 +5,8 @@
  */
 import {awsClient} from '../aws/clients.js'
 import {errorMessage} from '../errors.js'
-import {k8sApis, k8sErrorMessage, loadClientNode} from '../k8s/client.js'
+import type {V1Ingress, V1Node, V1SelfSubjectAccessReview, V2HorizontalPodAutoscaler} from '@kubernetes/client-node'
+import {k8sApis, k8sErrorMessage} from '../k8s/client.js'
 import {fail, pass, verdict, warn, type Check} from './check.js'
 import type {Environment} from '../config/schema.js'
 
@@ -52,8 +53,7 @@ const context: Check = {
     const c = name && env.aws ? await describeCluster(env, ctx.signal) : undefined
     if (name && env.aws && !c) return notYet(name)
     const api = await k8sApis(env)
-    const k8s = await loadClientNode()
-    const version = await api.kc.makeApiClient(k8s.VersionApi).getCode(api.callOptions(ctx.signal))
+    const version = await api.version(ctx.signal)
     const where = `context ${api.context} → ${api.server} (Kubernetes ${version.gitVersion})`
     if (!name || !c) return pass(where)
     // aws eks update-kubeconfig names the cluster entry by the cluster's ARN; else compare endpoints.
@@ -73,15 +73,15 @@ const permissions: Check = {
     const name = env.kubernetes?.cluster
     if (name && env.aws && !(await describeCluster(env, ctx.signal))) return notYet(name)
     const api = await k8sApis(env)
-    const k8s = await loadClientNode()
-    const authz = api.kc.makeApiClient(k8s.AuthorizationV1Api)
     const denied: string[] = []
     await Promise.all(
       VERBS.map(async (v) => {
-        const r = await authz.createSelfSubjectAccessReview(
-          {body: {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: {resourceAttributes: {namespace: api.namespace, ...v}}}},
-          api.callOptions(ctx.signal),
-        )
+        const review: V1SelfSubjectAccessReview = {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: {resourceAttributes: {namespace: api.namespace, ...v}},
+        }
+        const r = await api.create(review, ctx.signal)
         if (!r.status?.allowed) denied.push(`${v.verb} ${v.resource}${v.group ? `.${v.group}` : ''}`)
       }),
     )
@@ -96,7 +96,7 @@ const nodes: Check = {
   applies: (env) => Boolean(env.kubernetes && env.verify?.eks),
   async run(ctx, env) {
     const api = await k8sApis(env)
-    const list = await api.core.listNode({}, api.callOptions(ctx.signal))
+    const list = await api.list<V1Node>({apiVersion: 'v1', kind: 'Node', clusterScoped: true}, ctx.signal)
     const ready = list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
     const notReady = list.items.filter((n) => !ready.includes(n)).map((n) => n.metadata?.name)
     let want = 0
@@ -144,7 +144,7 @@ const hpas: Check = {
     const seen: string[] = []
     for (const [name, want] of Object.entries(env.verify!.hpas)) {
       try {
-        const h = await api.autoscaling.readNamespacedHorizontalPodAutoscaler({name, namespace: api.namespace}, api.callOptions(ctx.signal))
+        const h = await api.read<V2HorizontalPodAutoscaler>({apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name}, ctx.signal)
         const min = h.spec?.minReplicas ?? 1
         const max = h.spec?.maxReplicas
         if (min !== want.min || max !== want.max) problems.push(`HPA ${name} scales ${min}–${max}, expected ${want.min}–${want.max}`)
@@ -164,13 +164,11 @@ const ingresses: Check = {
   applies: (env) => Boolean(env.kubernetes && env.verify?.ingresses.length),
   async run(ctx, env) {
     const api = await k8sApis(env)
-    const k8s = await loadClientNode()
-    const net = api.kc.makeApiClient(k8s.NetworkingV1Api)
     const problems: string[] = []
     const seen: string[] = []
     for (const name of env.verify!.ingresses) {
       try {
-        const ing = await net.readNamespacedIngress({name, namespace: api.namespace}, api.callOptions(ctx.signal))
+        const ing = await api.read<V1Ingress>({apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name}, ctx.signal)
         const lb = ing.status?.loadBalancer?.ingress?.[0]
         const address = lb?.hostname ?? lb?.ip
         if (!address) problems.push(`ingress ${name} has no address yet (no load balancer)`)

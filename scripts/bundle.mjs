@@ -65,6 +65,15 @@ const onlyWhatIsUsed = {
     // zod imports by itself.
     b.onResolve({filter: /^\.\.\/locales\/index\.js$/}, (args) => (args.importer.includes('/node_modules/zod/') ? {path: 'zod-locales', namespace: 'trimmed'} : undefined))
     b.onLoad({filter: /^zod-locales$/, namespace: 'trimmed'}, () => ({contents: 'export {}'}))
+    // An SDK client's schemas are one module of arrays, which esbuild keeps whole (EC2: 552 KB for
+    // one command) because their objects have computed keys (`{[_xN]: _GIr}`, `_xN` a string
+    // constant of the file): a key's toString() might do anything. The same keys written out as
+    // the strings they are let it keep only the schemas a command reaches.
+    b.onLoad({filter: /\/@aws-sdk\/(client-[a-z0-9-]+|nested-clients)\/dist-es\/(submodules\/[^/]+\/)?schemas\/schemas_\d+\.js$/}, (args) => {
+      const text = readFileSync(args.path, 'utf8')
+      const strings = new Map([...text.matchAll(/^const (_\w+) = ("[^"\\]*");$/gm)].map((m) => [m[1], m[2]]))
+      return {contents: text.replace(/([{,]\s*)\[(_\w+)\]\s*:/g, (all, before, name) => (strings.has(name) ? `${before}${strings.get(name)}:` : all)), loader: 'js'}
+    })
     b.onLoad({filter: /.*/, namespace: 'trimmed'}, (args) => {
       const all = Object.keys(createRequire(join(args.pluginData.resolveDir, 'x.js'))(args.pluginData.name))
       // Never the aggregated client (EC2 beside EC2Client): it imports every command. Its name is a

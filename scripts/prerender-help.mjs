@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 // Renders, at build time, the help that bin/run.js would print to a pipe (80 columns, no colour)
 // for the root, every command and every topic, asked the usual ways (`--help`, `-h`, `help …`, a
-// bare topic), into dist/help.json: src/help/manifest-help.ts prints it from there when a run
+// bare topic), into dist/help.json.gz: src/help/manifest-help.ts prints it from there when a run
 // would render the same text. Each text is made by manifestHelp itself, in a child process whose
 // stdout is a pipe and whose environment asks for no colour, so it is what that code prints.
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
+import {gzipSync} from 'node:zlib'
 
 const ROOT = resolve(import.meta.dirname, '..')
-const OUT = join(ROOT, 'dist', 'help.json')
+const OUT = join(ROOT, 'dist', 'help.json.gz')
 
 if (process.env.PRERENDER_HELP_CHILD !== '1') {
   rmSync(OUT, {force: true}) // manifestHelp would answer from it
@@ -64,4 +65,4 @@ for (const argv of asked) {
   if (!texts.includes(out)) texts.push(out)
   byArgv[JSON.stringify(argv)] = texts.indexOf(out)
 }
-writeFileSync(OUT, JSON.stringify({manifest: manifestDigest(manifestText), texts, byArgv}))
+writeFileSync(OUT, gzipSync(JSON.stringify({manifest: manifestDigest(manifestText), texts, byArgv}), {level: 9}))

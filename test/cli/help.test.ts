@@ -2,13 +2,14 @@
  * Help is served from oclif.manifest.json without starting oclif (src/help/manifest-help.ts, from
  * bin/run.js). It must say exactly what oclif says: for the root, every topic and every command,
  * asked every way (--help, -h, help …, a bare topic), at the default width and a wider one. At the
- * default width, into a pipe, the text comes from the build's dist/help.json; at another width it
+ * default width, into a pipe, the text comes from the build's dist/help.json.gz; at another width it
  * is rendered.
  */
 import {spawnSync} from 'node:child_process'
 import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {gunzipSync, gzipSync} from 'node:zlib'
 import {describe, expect, test} from 'vitest'
 import {ROOT, cli} from '../helpers/cli.js'
 
@@ -66,16 +67,16 @@ describe('help from the manifest', () => {
     }
   })
 
-  test('prints the prerendered text only where it is the one that would be rendered, from a help.json of this manifest', () => {
-    // A copy of the package whose help.json says something else for every text, so that which
+  test('prints the prerendered text only where it is the one that would be rendered, from a help.json.gz of this manifest', () => {
+    // A copy of the package whose help.json.gz says something else for every text, so that which
     // path answered shows.
     const root = mkdtempSync(join(tmpdir(), 'clipper-ops-help-'))
     try {
       for (const f of ['bin', 'dist', 'package.json', 'oclif.manifest.json']) cpSync(join(ROOT, f), join(root, f), {recursive: true})
-      const cache = JSON.parse(readFileSync(join(root, 'dist', 'help.json'), 'utf8')) as {texts: string[]; byArgv: Record<string, number>}
+      const cache = JSON.parse(gunzipSync(readFileSync(join(root, 'dist', 'help.json.gz'))).toString('utf8')) as {texts: string[]; byArgv: Record<string, number>}
       expect(Object.keys(cache.byArgv)).toEqual(expect.arrayContaining([JSON.stringify(['--help']), JSON.stringify(['rollout', '--help']), JSON.stringify(['runs'])]))
       cache.texts = cache.texts.map((t, i) => (t.includes('\0') ? `prerendered ${i} for \0user-agent\0\n` : `prerendered ${i}\n`))
-      writeFileSync(join(root, 'dist', 'help.json'), JSON.stringify(cache))
+      writeFileSync(join(root, 'dist', 'help.json.gz'), gzipSync(JSON.stringify(cache)))
       const help = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
         const r = spawnSync(process.execPath, [join(root, 'bin', 'run.js'), ...argv], {encoding: 'utf8', env: {...process.env, NO_COLOR: '1', ...env}})
         expect(r.status, r.stderr).toBe(0)
@@ -86,7 +87,7 @@ describe('help from the manifest', () => {
       expect(help(['--help'])).toBe(
         `prerendered ${cache.byArgv[JSON.stringify(['--help'])]} for clipper-ops/${pjson.version} ${process.platform}-${process.arch} node-${process.version}\n`,
       )
-      // Another width, colour, or a help.json built from another manifest: rendered, as oclif would.
+      // Another width, colour, or a help.json.gz built from another manifest: rendered, as oclif would.
       const rendered = (env: NodeJS.ProcessEnv = {}) => {
         const text = help(['rollout', '--help'], env)
         expect(text).not.toMatch(/^prerendered/)

@@ -3,7 +3,7 @@ import {writeFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {OpsCommand} from '../lib/command.js'
 import {readOnlyContext} from '../lib/engine/read-context.js'
-import {loadEnvironment} from '../lib/engine/target.js'
+import {loadEnvironment} from '../lib/config/load.js'
 import {EXIT} from '../lib/errors.js'
 import {configFlag, envFlag, stateDirFlag} from '../lib/flags.js'
 
@@ -32,7 +32,7 @@ Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 bad fla
   async run(): Promise<unknown> {
     const f = this.flags
     const stateRoot = this.stateDir(f['state-dir']).root
-    const env = loadEnvironment({env: f.env, config: f.config, stateRoot})
+    const env = await loadEnvironment({env: f.env, config: f.config, stateRoot})
     const {verify} = await import('../lib/verify/index.js')
     const ctx = readOnlyContext({stepId: `verify-${f.phase}`, env, stateDir: stateRoot, signal: AbortSignal.timeout(10 * 60_000)})
     const at = new Date().toISOString()

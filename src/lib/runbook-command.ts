@@ -18,7 +18,8 @@ import type {RunInput} from './engine/draft.js'
 import type {EngineHost} from './engine/events.js'
 import {resumeRun, runbookMutates, runbookNeeds, startRun, type EngineOptions, type RunOutcome} from './engine/executor.js'
 import {checkSavedPlan, planRun} from './engine/planner.js'
-import {loadEnvironment, resolveTarget} from './engine/target.js'
+import {loadEnvironment} from './config/load.js'
+import {resolveTarget} from './engine/target.js'
 import {whoAmI, type Who} from './engine/state.js'
 import type {Runbook} from './runbook/schema.js'
 import {createHost, hostMode} from './hosts/index.js'
@@ -115,7 +116,7 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
     // Without a config to read (moved away), the run goes on with its recorded copy, as before.
     let environment
     try {
-      environment = state.environment ? loadEnvironment({env: state.environment, config: this.runFlags.config, stateRoot: stateDir.root}).environment : undefined
+      environment = state.environment ? (await loadEnvironment({env: state.environment, config: this.runFlags.config, stateRoot: stateDir.root})).environment : undefined
     } catch {
       environment = undefined
     }

@@ -62,7 +62,7 @@ type AuditRow = {action: string; who: {host: string}; runId?: string; detail?: R
 describe('team state in S3', () => {
   test('two writers of one run: exactly one wins each entry, the other is refused with a clear error (moto S3, conditional writes)', async () => {
     const sb = sandbox()
-    const environment = loadConfig(sb.status.config).config.environments[TEAM]!
+    const environment = (await loadConfig(sb.status.config)).config.environments[TEAM]!
     const a = new S3RunStore(environment.state!, environment, new StateDir(scratch('clipper-ops-a-')))
     const b = new S3RunStore(environment.state!, environment, new StateDir(scratch('clipper-ops-b-')))
     const id = `cas-${Date.now()}`
@@ -99,7 +99,7 @@ describe('team state in S3', () => {
 
   test('the lease beside team state (S3, for environments without a Route 53 lock): taken once, renewed by its holder only, handed over only on purpose', async () => {
     const sb = sandbox()
-    const environment = loadConfig(sb.status.config).config.environments[TEAM]!
+    const environment = (await loadConfig(sb.status.config)).config.environments[TEAM]!
     const backend = new S3LockBackend(environment.state!, environment)
     const scope = `lease-${Date.now()}`
     const a = {user: 'ops', host: 'machine-a', pid: 1}

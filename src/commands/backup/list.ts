@@ -1,6 +1,6 @@
 import {OpsCommand} from '../../lib/command.js'
 import {envFlag, configFlag, stateDirFlag} from '../../lib/flags.js'
-import {loadEnvironment} from '../../lib/engine/target.js'
+import {loadEnvironment} from '../../lib/config/load.js'
 
 export default class BackupList extends OpsCommand<typeof BackupList> {
   static override summary = "Show what can be restored, newest first: the database's point-in-time window, its RDS snapshots and the backup vault's recovery points."
@@ -23,7 +23,7 @@ Exit codes: 0 listed, 1 AWS could not be read (e.g. no such instance), 2 bad fla
   static override flags = {env: envFlag, config: configFlag, 'state-dir': stateDirFlag}
 
   async run(): Promise<unknown> {
-    const {name, environment} = loadEnvironment({env: this.flags.env, config: this.flags.config, stateRoot: this.stateDir(this.flags['state-dir']).root})
+    const {name, environment} = await loadEnvironment({env: this.flags.env, config: this.flags.config, stateRoot: this.stateDir(this.flags['state-dir']).root})
     const {backupInventory} = await import('../../lib/backup/inventory.js')
     const inv = await backupInventory(name, environment)
     if (!this.jsonEnabled()) {

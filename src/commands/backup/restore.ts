@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {RUN_EXIT_CODES} from '../../lib/errors.js'
-import {loadEnvironment} from '../../lib/engine/target.js'
+import {loadEnvironment} from '../../lib/config/load.js'
 import {runFlags} from '../../lib/flags.js'
 import {refuseLiveTarget, restoreFromFlags, restoreFromParams} from '../../lib/restore-flags.js'
 import {RunbookCommand} from '../../lib/runbook-command.js'
@@ -33,7 +33,7 @@ ${RUN_EXIT_CODES}`
 
   async run(): Promise<unknown> {
     const f = this.flags
-    refuseLiveTarget(f.target, loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root}).environment.database?.rdsInstance)
+    refuseLiveTarget(f.target, (await loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root})).environment.database?.rdsInstance)
     return this.runRunbook('backup-restore', {...restoreFromParams(this.flags), target: this.flags.target})
   }
 }

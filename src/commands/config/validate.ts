@@ -19,7 +19,7 @@ Exit codes: 0 valid, 2 not valid or not found.`
   }
 
   async run(): Promise<unknown> {
-    const loaded = requireConfig({flag: this.flags.config, env: this.flags.env, stateRoot: this.stateDir(this.flags['state-dir']).root})
+    const loaded = await requireConfig({flag: this.flags.config, env: this.flags.env, stateRoot: this.stateDir(this.flags['state-dir']).root})
     if (this.flags.env) selectEnvironment(loaded, this.flags.env)
     // Beyond the schema: every gate's kind exists and takes its inputs (all problems at once).
     const {environmentProblems} = await import('../../lib/engine/check-config.js')

@@ -1,6 +1,6 @@
 import {OpsCommand} from '../../lib/command.js'
 import {envFlag, configFlag, stateDirFlag} from '../../lib/flags.js'
-import {loadEnvironment} from '../../lib/engine/target.js'
+import {loadEnvironment} from '../../lib/config/load.js'
 
 export default class DnsStatus extends OpsCommand<typeof DnsStatus> {
   static override summary = "Show the public record's weighted targets: weight, share of traffic, target, TTL, health, and whether the pair is safe."
@@ -16,7 +16,7 @@ Exit codes: 0 read (safe or not: see "safe"), 1 Route 53 could not be read, 2 ba
   static override flags = {env: envFlag, config: configFlag, 'state-dir': stateDirFlag}
 
   async run(): Promise<unknown> {
-    const {name, environment} = loadEnvironment({env: this.flags.env, config: this.flags.config, stateRoot: this.stateDir(this.flags['state-dir']).root})
+    const {name, environment} = await loadEnvironment({env: this.flags.env, config: this.flags.config, stateRoot: this.stateDir(this.flags['state-dir']).root})
     const {dnsStatus} = await import('../../lib/aws/dns-status.js')
     const s = await dnsStatus(environment)
     if (!this.jsonEnabled()) {

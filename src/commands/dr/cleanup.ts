@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {OpsCommand} from '../../lib/command.js'
-import {loadEnvironment} from '../../lib/engine/target.js'
+import {loadEnvironment} from '../../lib/config/load.js'
 import {EXIT, UsageError} from '../../lib/errors.js'
 import {configFlag, durationFlag, envFlag, stateDirFlag, yesFlag} from '../../lib/flags.js'
 import {formatDuration, parseDuration} from '../../lib/util/duration.js'
@@ -27,7 +27,7 @@ Exit codes: 0 nothing left behind (or all deleted), 1 a delete failed, 2 bad fla
 
   async run(): Promise<unknown> {
     const f = this.flags
-    const {name, environment: env} = loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root})
+    const {name, environment: env} = await loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root})
     const {awsClient} = await import('../../lib/aws/clients.js')
     const {deleteInstance, inRegion, OWNER_TAG, PURPOSE_TAG, tagsOf} = await import('../../lib/rds/restore.js')
     const {DescribeDBInstancesCommand} = await import('@aws-sdk/client-rds')

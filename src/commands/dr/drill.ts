@@ -2,7 +2,7 @@ import {appendFileSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 import type {RunOutcome} from '../../lib/engine/executor.js'
-import {loadEnvironment} from '../../lib/engine/target.js'
+import {loadEnvironment} from '../../lib/config/load.js'
 import {RUN_EXIT_CODES, UsageError} from '../../lib/errors.js'
 import {durationFlag, runFlags} from '../../lib/flags.js'
 import {refuseLiveTarget, restoreFromFlags, restoreFromParams} from '../../lib/restore-flags.js'
@@ -42,7 +42,7 @@ ${RUN_EXIT_CODES}`
 
   async run(): Promise<unknown> {
     const f = this.flags
-    const env = loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root}).environment
+    const env = (await loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root})).environment
     refuseLiveTarget(f.target, env.database?.rdsInstance)
     if (f.scope === 'region') {
       // A region-wide recovery: the newest copy in the secondary region, against the region objectives.
@@ -65,7 +65,7 @@ ${RUN_EXIT_CODES}`
     const f = this.flags
     const {deleteInstance, describeInstance, inRegion, OWNER_TAG, tagsOf} = await import('../../lib/rds/restore.js')
     const {awsClient} = await import('../../lib/aws/clients.js')
-    const home = loadEnvironment({env: s.environment, config: f.config, stateRoot: this.stateDir(f['state-dir']).root}).environment
+    const home = (await loadEnvironment({env: s.environment, config: f.config, stateRoot: this.stateDir(f['state-dir']).root})).environment
     // Where the scratch instance is: the secondary region for a region-wide drill.
     const env = inRegion(home, (s.params.region as string) || undefined)
     const target = (s.steps.find((x) => x.id === 'restore')?.inputs as {target?: string} | undefined)?.target

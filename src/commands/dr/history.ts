@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {OpsCommand} from '../../lib/command.js'
-import {loadEnvironment} from '../../lib/engine/target.js'
+import {loadEnvironment} from '../../lib/config/load.js'
 import {configFlag, envFlag, stateDirFlag} from '../../lib/flags.js'
 
 export default class DrHistory extends OpsCommand<typeof DrHistory> {
@@ -23,7 +23,7 @@ export default class DrHistory extends OpsCommand<typeof DrHistory> {
   async run(): Promise<unknown> {
     const f = this.flags
     const stateRoot = this.stateDir(f['state-dir']).root
-    const {name, environment} = loadEnvironment({env: f.env, config: f.config, stateRoot})
+    const {name, environment} = await loadEnvironment({env: f.env, config: f.config, stateRoot})
     const {describePlace, historyPlace, readHistory} = await import('../../lib/dr/history.js')
     const drills = (await readHistory(environment, name, stateRoot)).slice(-f.limit)
     const {historyMarkdown, historyTable} = await import('../../lib/report/drill-history-report.js')

@@ -2,7 +2,7 @@ import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 import {OpsCommand} from '../../lib/command.js'
-import {loadEnvironment} from '../../lib/engine/target.js'
+import {loadEnvironment} from '../../lib/config/load.js'
 import {UsageError} from '../../lib/errors.js'
 import {configFlag, envFlag, stateDirFlag} from '../../lib/flags.js'
 import {parseDuration} from '../../lib/util/duration.js'
@@ -32,7 +32,7 @@ export default class DrSchedule extends OpsCommand<typeof DrSchedule> {
 
   async run(): Promise<unknown> {
     const f = this.flags
-    const {name, environment} = loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root})
+    const {name, environment} = await loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root})
     if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(f['role-arn']))
       throw new UsageError(`--role-arn ${f['role-arn']}: expected an IAM role ARN, e.g. arn:aws:iam::123456789012:role/clipper-dr-drill.`, {code: 'BAD_FLAG'})
     if (f.cron.trim().split(/\s+/).length !== 5)

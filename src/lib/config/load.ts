@@ -2,11 +2,14 @@
  * Finding and loading clipper-ops.yaml: --config, then CLIPPER_OPS_CONFIG, then the current
  * directory and its parents.
  */
-import {existsSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
+import {isDeepStrictEqual} from 'node:util'
 import {InvalidFileError, UsageError} from '../errors.js'
-import {closest, loadYamlFile} from '../util/yaml-file.js'
-import {configSchema, type Config, type Environment} from './schema.js'
+import {closest, parseAndValidate, readTextFile} from '../util/yaml-file.js'
+import type {Config, Environment} from './schema.js'
 
 export const CONFIG_NAMES = ['clipper-ops.yaml', 'clipper-ops.yml']
 
@@ -41,8 +44,14 @@ export function findConfigFile(opts: {flag?: string; cwd?: string; env?: NodeJS.
   }
 }
 
-export function loadConfig(file: string): LoadedConfig {
-  const {data, locate} = loadYamlFile(file, configSchema, 'Config file')
+export async function loadConfig(file: string): Promise<LoadedConfig> {
+  const source = readTextFile(file, 'Config file')
+  const cached = validatedCache(source)
+  const hit = cached.read()
+  if (hit) return {file, config: withResolvedPaths(hit, dirname(file))}
+  // Building the zod schema costs ~30 ms: only a config not seen before pays it.
+  const {configSchema} = await import('./schema.js')
+  const {data, locate} = parseAndValidate(file, source, configSchema, 'Config file')
   if (data.defaultEnvironment && !(data.defaultEnvironment in data.environments)) {
     const names = Object.keys(data.environments)
     const hint = closest(data.defaultEnvironment, names)
@@ -55,7 +64,53 @@ export function loadConfig(file: string): LoadedConfig {
       },
     ])
   }
+  cached.write(data)
   return {file, config: withResolvedPaths(data, dirname(file))}
+}
+
+/**
+ * A config that passed validation is kept as JSON in the user's cache dir, named by the sha256
+ * of its text and of this build; the next command with the same file reads that back instead of
+ * parsing YAML and running the schema (~60 ms of `runs list` or `dns status`, npm run bench).
+ * Only the bundle caches: its chunk names carry a hash of their code, so a build with another
+ * schema never reads this one's entries. Best effort: an unreadable or unwritable cache is no
+ * cache. CLIPPER_OPS_NO_CACHE=1 turns it off.
+ */
+const BUILD = /\/dist\/.+\.js$/.test(import.meta.url) ? import.meta.url : undefined
+const CACHE_ENTRIES = 32
+
+function validatedCache(source: string): {read(): Config | undefined; write(config: Config): void} {
+  const off = {read: () => undefined, write: () => {}}
+  if (!BUILD || process.env.CLIPPER_OPS_NO_CACHE === '1') return off
+  const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'clipper-ops', 'config')
+  const entry = join(dir, `${createHash('sha256').update(BUILD).update('\0').update(source).digest('hex').slice(0, 40)}.json`)
+  return {
+    read() {
+      try {
+        return JSON.parse(readFileSync(entry, 'utf8')) as Config
+      } catch {
+        return undefined
+      }
+    },
+    write(config) {
+      const json = JSON.stringify(config)
+      // Only what JSON gives back unchanged (no undefined values, no class instances).
+      if (!isDeepStrictEqual(JSON.parse(json), config)) return
+      try {
+        mkdirSync(dir, {recursive: true, mode: 0o700})
+        const tmp = `${entry}.${process.pid}.tmp`
+        writeFileSync(tmp, json, {mode: 0o600})
+        renameSync(tmp, entry)
+        const entries = readdirSync(dir).filter((f) => f.endsWith('.json'))
+        if (entries.length > CACHE_ENTRIES) {
+          const byAge = entries.map((f) => ({f, t: statSync(join(dir, f)).mtimeMs})).sort((a, b) => a.t - b.t)
+          for (const {f} of byAge.slice(0, entries.length - CACHE_ENTRIES)) rmSync(join(dir, f), {force: true})
+        }
+      } catch {
+        // a read-only home, a full disk: the next run validates again
+      }
+    },
+  }
 }
 
 /**
@@ -85,15 +140,15 @@ function withResolvedPaths(config: Config, base: string): Config {
  * one found by searching has no environment of the name asked for and the fallback has (so that
  * `--env sandbox` works anywhere).
  */
-export function requireConfig(opts: {flag?: string; cwd?: string; stateRoot?: string; env?: string} = {}): LoadedConfig {
+export async function requireConfig(opts: {flag?: string; cwd?: string; stateRoot?: string; env?: string} = {}): Promise<LoadedConfig> {
   let file = findConfigFile({flag: opts.flag, cwd: opts.cwd})
   const explicit = Boolean(opts.flag || process.env.CLIPPER_OPS_CONFIG)
   const fallback = opts.stateRoot && existsSync(fallbackConfigFile(opts.stateRoot)) ? fallbackConfigFile(opts.stateRoot) : undefined
   if (!file && fallback) file = fallback
   else if (file && !explicit && fallback && opts.env && file !== fallback) {
-    const found = loadConfig(file)
+    const found = await loadConfig(file)
     if (Object.hasOwn(found.config.environments, opts.env)) return found
-    const other = loadConfig(fallback)
+    const other = await loadConfig(fallback)
     return Object.hasOwn(other.config.environments, opts.env) ? other : found
   }
   if (!file) {
@@ -120,4 +175,18 @@ export function selectEnvironment(loaded: LoadedConfig, name: string | undefined
     })
   }
   return {name: chosen, environment}
+}
+
+export interface TargetFlags {
+  env?: string
+  config?: string
+  /** The state dir: its fallback config (the sandbox's) is found there. */
+  stateRoot: string
+}
+
+/** The environment a command acts on: --env (or the config's defaultEnvironment), from the config that applies. */
+/** (Here, not beside the runbook code: a command that only reads, such as dns status, loads neither the runbook nor the config schema.) */
+export async function loadEnvironment(f: TargetFlags): Promise<{name: string; environment: Environment; file: string}> {
+  const loaded = await requireConfig({flag: f.config, env: f.env, stateRoot: f.stateRoot})
+  return {...selectEnvironment(loaded, f.env), file: loaded.file}
 }

@@ -26,7 +26,7 @@ export async function lockBackendForEnvironment(environment: Environment | undef
 export async function lockBackendFor(scope: string, opts: {config?: string; stateDir: StateDir}): Promise<LockBackend> {
   let environment: Environment | undefined
   try {
-    environment = requireConfig({flag: opts.config, env: scope, stateRoot: opts.stateDir.root}).config.environments[scope]
+    environment = (await requireConfig({flag: opts.config, env: scope, stateRoot: opts.stateDir.root})).config.environments[scope]
   } catch {
     environment = undefined // no config: a scope without one locks with a file
   }

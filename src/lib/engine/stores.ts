@@ -21,7 +21,7 @@ export async function storeForEnvironment(environment: Environment | undefined, 
 export async function storeFor(opts: {env?: string; config?: string; stateDir: StateDir}): Promise<RunStore> {
   let config
   try {
-    config = requireConfig({flag: opts.config, env: opts.env, stateRoot: opts.stateDir.root}).config
+    config = (await requireConfig({flag: opts.config, env: opts.env, stateRoot: opts.stateDir.root})).config
   } catch (error) {
     if (opts.config) throw error
     return new LocalRunStore(opts.stateDir)

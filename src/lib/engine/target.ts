@@ -3,25 +3,11 @@
  * its parameters, bound from flags and the environment's config.
  */
 import {existsSync} from 'node:fs'
-import {fallbackConfigFile, findConfigFile, loadConfig, requireConfig, selectEnvironment} from '../config/load.js'
-import type {Environment} from '../config/schema.js'
+import {fallbackConfigFile, findConfigFile, loadConfig, loadEnvironment, selectEnvironment, type TargetFlags} from '../config/load.js'
 import {UsageError} from '../errors.js'
 import {bindParameters, loadRunbook} from '../runbook/load.js'
 import type {RunInput} from './draft.js'
 import {checkEnvironment} from './check-config.js'
-
-export interface TargetFlags {
-  env?: string
-  config?: string
-  /** The state dir: its fallback config (the sandbox's) is found there. */
-  stateRoot: string
-}
-
-/** The environment a command acts on: --env (or the config's defaultEnvironment), from the config that applies. */
-export function loadEnvironment(f: TargetFlags): {name: string; environment: Environment; file: string} {
-  const loaded = requireConfig({flag: f.config, env: f.env, stateRoot: f.stateRoot})
-  return {...selectEnvironment(loaded, f.env), file: loaded.file}
-}
 
 /** Load a runbook and the environment it runs against, and bind its parameters. */
 export async function resolveTarget(ref: string, given: Record<string, unknown>, f: TargetFlags): Promise<RunInput> {
@@ -31,14 +17,14 @@ export async function resolveTarget(ref: string, given: Record<string, unknown>,
   if (rb.environment === 'none') {
     if (f.env) throw new UsageError(`--env ${f.env}: runbook "${rb.name}" does not act on an environment; drop --env.`, {code: 'NO_ENV_NEEDED'})
   } else if (f.env || rb.environment === 'required' || f.config) {
-    const loadedEnv = loadEnvironment(f)
+    const loadedEnv = await loadEnvironment(f)
     await checkEnvironment(loadedEnv.file, loadedEnv.name, loadedEnv.environment)
     env = {name: loadedEnv.name, environment: loadedEnv.environment}
   } else {
     const fallback = fallbackConfigFile(f.stateRoot)
     const file = findConfigFile({flag: f.config}) ?? (existsSync(fallback) ? fallback : undefined)
     if (file) {
-      const cfg = loadConfig(file)
+      const cfg = await loadConfig(file)
       if (cfg.config.defaultEnvironment) env = selectEnvironment(cfg, undefined)
     }
   }

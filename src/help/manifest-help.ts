@@ -35,12 +35,6 @@ export async function manifestHelp(root: string, argv: string[]): Promise<boolea
   // oclif would not trust this manifest, or would render with something we do not reproduce.
   if (manifest.version !== pjson.version || o.flexibleTaxonomy || o.theme || o.helpClass || hasUserTheme(pjson.name)) return false
 
-  const text = prerendered(root, pjson, manifestText, argv)
-  if (text !== undefined) {
-    process.stdout.write(text)
-    return true
-  }
-
   const commands = Object.values(manifest.commands)
   const byId = new Map<string, Cached>()
   for (const c of commands) for (const id of [c.id, ...(c.aliases ?? [])]) byId.set(id, c)
@@ -62,6 +56,12 @@ export async function manifestHelp(root: string, argv: string[]): Promise<boolea
   const topicOnly = !namesCommand && argv.some((_, i) => topics.has(argv.slice(0, i + 1).join(':')) && !byId.has(argv.slice(0, i + 1).join(':')))
   if (argv[0] === '--version' || !(helpFlag || argv[0] === 'help' || topicOnly)) return false
   if (commands.some((c) => c.hasDynamicHelp)) return false
+
+  const text = prerendered(root, pjson, manifestText, argv)
+  if (text !== undefined) {
+    process.stdout.write(text)
+    return true
+  }
 
   const {Help, normalizeArgv} = cjs(await import('@oclif/core/lib/help/index.js'))
   const {getPlatform, getShell} = cjs(await import('@oclif/core/lib/util/os.js'))

@@ -10,7 +10,11 @@
 //   sandbox up        to ready
 //   rollout           peak RSS (GNU time: the largest process of the tree)
 //   install           the packed tarball, fresh npm cache        beside aws-cdk, the same way (and
-//                     npm's own floor: a one-file package)
+//                     npm's own floor: a one-file package; and the same bytes as ours in one file,
+//                     which shows what npm's cost per file adds)
+//
+// The config cache (src/lib/config/load.ts) lives in the bench's own XDG_CACHE_HOME; dns status
+// is also timed with it off (CLIPPER_OPS_NO_CACHE=1), as a first run with a config would be.
 //
 // BENCH_RUNS (9), BENCH_SANDBOX_RUNS (3), BENCH_ROLLS (3), BENCH_INSTALL_RUNS (3) and
 // BENCH_DRILLS (1) set how many of each; BENCH_SKIP=install,aws,drill skips parts.
@@ -27,7 +31,7 @@ const RUNS = n('BENCH_RUNS', 9)
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean))
 const work = mkdtempSync(join(tmpdir(), 'clipper-ops-bench-'))
 const stateDir = join(work, 'state')
-const env = {...process.env, NO_COLOR: '1', CLIPPER_OPS_STATE_DIR: stateDir}
+const env = {...process.env, NO_COLOR: '1', CLIPPER_OPS_STATE_DIR: stateDir, XDG_CACHE_HOME: join(work, 'cache')}
 delete env.NODE_ENV // as a user runs it (under "test" oclif looks for TypeScript sources)
 
 const stats = (xs) => {
@@ -86,6 +90,8 @@ try {
       const awsArgs = ['route53', 'list-resource-record-sets', '--hosted-zone-id', status.hostedZoneId, '--endpoint-url', status.awsEndpoint]
       const aws = sample('/usr/bin/aws', awsArgs, RUNS, {env: awsEnv})
       record('dnsStatusVsAws', 'clipper-ops dns status --env sandbox', dns, 'ms', {label: 'aws route53 list-resource-record-sets', stats: aws})
+      const uncached = sample(NODE, [BIN, 'dns', 'status', '--env', 'sandbox'], RUNS, {env: {...env, CLIPPER_OPS_NO_CACHE: '1'}})
+      record('dnsStatusNoCacheVsAws', 'dns status, config cache off', uncached, 'ms', {label: 'aws route53 list-resource-record-sets', stats: aws})
     }
 
     // --- rollouts (peak RSS) and rollbacks (the tool's own share) ----------------------------------
@@ -158,21 +164,35 @@ try {
     writeFileSync(join(tiny, 'package.json'), '{"name": "tiny", "version": "1.0.0"}\n')
     writeFileSync(join(tiny, 'index.js'), '\n')
     const tinyTarball = join(work, JSON.parse(timed('npm', ['pack', '--json', '--pack-destination', work], {cwd: tiny}).stdout)[0].filename)
+    // Our package's bytes as one file: npm's cost per file is the rest of ours.
+    const oneFile = join(work, 'one-file')
+    mkdirSync(oneFile)
+    execFileSync('tar', ['xzf', tarball, '-C', oneFile])
+    execFileSync('sh', ['-c', 'find package -type f ! -name package.json -print0 | sort -z | xargs -0 cat > all.bin && rm -rf package'], {cwd: oneFile})
+    writeFileSync(join(oneFile, 'package.json'), '{"name": "one-file", "version": "1.0.0"}\n')
+    const oneFileTarball = join(work, JSON.parse(timed('npm', ['pack', '--json', '--pack-destination', work], {cwd: oneFile}).stdout)[0].filename)
     const ours = []
     const cdk = []
     const floor = []
+    const sameBytes = []
     for (let i = 0; i < n('BENCH_INSTALL_RUNS', 3); i++) {
       ours.push(install(tarball, i))
       cdk.push(install('aws-cdk', i))
       floor.push(install(tinyTarball, i))
+      sameBytes.push(install(oneFileTarball, i))
     }
     record('installTime', 'npm install of the packed tarball', stats(ours.map((x) => x.ms)), 'ms', {label: 'npm install aws-cdk', stats: stats(cdk.map((x) => x.ms))})
     record('installFloor', "npm install of a one-file tarball (npm's floor)", stats(floor.map((x) => x.ms)), 'ms', {
       label: 'npm install aws-cdk',
       stats: stats(cdk.map((x) => x.ms)),
     })
+    record('installOneFile', 'npm install of our bytes as one file', stats(sameBytes.map((x) => x.ms)), 'ms', {label: 'npm install aws-cdk', stats: stats(cdk.map((x) => x.ms))})
     record('installSize', 'installed size (node_modules)', stats(ours.map((x) => x.mb)), 'MB', {label: 'aws-cdk', stats: stats(cdk.map((x) => x.mb))})
-    figures.installPackages = {ours: ours[0].packages, awsCdk: cdk[0].packages}
+    figures.installPackages = {
+      ours: ours[0].packages,
+      awsCdk: cdk[0].packages,
+      files: Number(execFileSync('sh', ['-c', `tar tzf ${JSON.stringify(tarball)} | wc -l`], {encoding: 'utf8'})),
+    }
   }
 } finally {
   rmSync(work, {recursive: true, force: true})
@@ -193,7 +213,8 @@ if (figures.rollbackParts) {
   const p = figures.rollbackParts
   console.log(`${''.padEnd(40)} (rollback waits: INSYNC ${fmt(p.insyncMs.median, 'ms')}, TTL ${fmt(p.ttlMs.median, 'ms')}, verify window ${fmt(p.verifyMs.median, 'ms')})`)
 }
-if (figures.installPackages) console.log(`${''.padEnd(40)} (packages installed: ours ${figures.installPackages.ours}, aws-cdk ${figures.installPackages.awsCdk})`)
+if (figures.installPackages)
+  console.log(`${''.padEnd(40)} (packages installed: ours ${figures.installPackages.ours} of ${figures.installPackages.files} files, aws-cdk ${figures.installPackages.awsCdk})`)
 
 const file = join(ROOT, 'bench', 'results.json')
 if (existsSync(file)) {

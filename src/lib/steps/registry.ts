@@ -1,51 +1,66 @@
 /**
- * Step kinds by name. Each loads on first use, so a command pays only for the kinds its
- * runbook uses; a kind's module keeps heavy clients (AWS SDK, Kubernetes) behind await import().
- * Adding a kind: write src/lib/steps/<kind>.ts exporting `default defineStep({...})`, add a line here.
+ * Step kinds by name. A kind's module is small: it keeps its heavy client (AWS SDK, Kubernetes)
+ * behind await import(), so all kinds are imported here at once. (Loaded one by one, each kind and
+ * each set of kinds that share code was a file of its own in the package, and npm installs per
+ * file: 27 files, ~30 ms of every install, npm run bench.)
+ * Adding a kind: write src/lib/steps/<kind>.ts exporting `default defineStep({...})`, add it here.
  */
 import type {Runbook} from '../runbook/schema.js'
+import approval from './approval.js'
+import compose from './compose.js'
+import dnsCheck from './dns-check.js'
+import dnsWeights from './dns-weights.js'
+import exec from './exec.js'
+import gateCloudwatchAlarms from './gate-cloudwatch-alarms.js'
+import gateHttp from './gate-http.js'
+import gateKubernetes from './gate-kubernetes.js'
+import gatePrometheus from './gate-prometheus.js'
+import gates from './gates.js'
+import helm from './helm.js'
+import httpCheck from './http-check.js'
+import notify from './notify.js'
+import rdsDelete from './rds-delete.js'
+import rdsRestore from './rds-restore.js'
+import sqlCheck from './sql-check.js'
+import terraform from './terraform.js'
+import verify from './verify.js'
+import wait from './wait.js'
 import type {StepKind} from './types.js'
 
-const LOADERS: Record<string, () => Promise<{default: StepKind}>> = {
-  exec: () => import('./exec.js'),
-  wait: () => import('./wait.js'),
-  approval: () => import('./approval.js'),
-  'http-check': () => import('./http-check.js'),
-  'gate-http': () => import('./gate-http.js'),
-  'gate-prometheus': () => import('./gate-prometheus.js'),
-  'gate-cloudwatch-alarms': () => import('./gate-cloudwatch-alarms.js'),
-  'gate-kubernetes': () => import('./gate-kubernetes.js'),
-  gates: () => import('./gates.js'),
-  'dns-weights': () => import('./dns-weights.js'),
-  'dns-check': () => import('./dns-check.js'),
-  compose: () => import('./compose.js'),
-  terraform: () => import('./terraform.js'),
-  helm: () => import('./helm.js'),
-  verify: () => import('./verify.js'),
-  'rds-restore': () => import('./rds-restore.js'),
-  'rds-delete': () => import('./rds-delete.js'),
-  'sql-check': () => import('./sql-check.js'),
-  notify: () => import('./notify.js'),
+const KINDS: Record<string, StepKind> = {
+  exec,
+  wait,
+  approval,
+  'http-check': httpCheck,
+  'gate-http': gateHttp,
+  'gate-prometheus': gatePrometheus,
+  'gate-cloudwatch-alarms': gateCloudwatchAlarms,
+  'gate-kubernetes': gateKubernetes,
+  gates,
+  'dns-weights': dnsWeights,
+  'dns-check': dnsCheck,
+  compose,
+  terraform,
+  helm,
+  verify,
+  'rds-restore': rdsRestore,
+  'rds-delete': rdsDelete,
+  'sql-check': sqlCheck,
+  notify,
 }
 
 export function knownKinds(): string[] {
-  return Object.keys(LOADERS).sort()
+  return Object.keys(KINDS).sort()
 }
 
 export function isKnownKind(kind: string): boolean {
-  return Object.hasOwn(LOADERS, kind)
+  return Object.hasOwn(KINDS, kind)
 }
 
-const loaded = new Map<string, StepKind>()
-
+/** Async as it was when kinds loaded lazily; callers need not care. */
 export async function loadKind(kind: string): Promise<StepKind> {
-  const hit = loaded.get(kind)
-  if (hit) return hit
-  const loader = LOADERS[kind]
-  if (!loader) throw new Error(`unknown step kind "${kind}"; known kinds: ${knownKinds().join(', ')}`)
-  const mod = (await loader()).default
-  loaded.set(kind, mod)
-  return mod
+  if (!isKnownKind(kind)) throw new Error(`unknown step kind "${kind}"; known kinds: ${knownKinds().join(', ')}`)
+  return KINDS[kind]!
 }
 
 /** Every kind a runbook uses, in its steps, groups and compensations. */

@@ -112,8 +112,8 @@ export async function manifestHelp(root: string, argv: string[]): Promise<boolea
  * oclif would print it to a pipe — 80 columns, no colour — into dist/help.json.gz
  * (scripts/prerender-help.mjs, which calls manifestHelp itself). Where this run would render the
  * same text, it is printed as it is, without loading oclif's help classes: that import is most of
- * what --help costs beyond starting Node. A help.json.gz built from another manifest is ignored. (Gzipped: 86 KB of
- * text is 15 KB on disk, and gunzip costs well under a millisecond.)
+ * what --help costs beyond starting Node. A help.json.gz built from another manifest is ignored.
+ * (Gzipped, 86 KB of text is 17 KB in the package; gunzip costs well under a millisecond.)
  */
 function prerendered(root: string, pjson: {name: string; version: string}, manifestText: string, argv: string[]): string | undefined {
   const columns = Number.parseInt(process.env.OCLIF_COLUMNS ?? '', 10) || (process.stdout.isTTY ? Math.max(process.stdout.columns || 80, 40) : 80)

@@ -184,8 +184,11 @@ export interface TargetFlags {
   stateRoot: string
 }
 
-/** The environment a command acts on: --env (or the config's defaultEnvironment), from the config that applies. */
-/** (Here, not beside the runbook code: a command that only reads, such as dns status, loads neither the runbook nor the config schema.) */
+/**
+ * The environment a command acts on: --env (or the config's defaultEnvironment), from the config
+ * that applies. It lives here, not beside the runbook code, so that a command that only reads
+ * (dns status) loads neither the runbook code nor, on a cache hit, the config schema.
+ */
 export async function loadEnvironment(f: TargetFlags): Promise<{name: string; environment: Environment; file: string}> {
   const loaded = await requireConfig({flag: f.config, env: f.env, stateRoot: f.stateRoot})
   return {...selectEnvironment(loaded, f.env), file: loaded.file}

@@ -6,6 +6,8 @@ import {readOnlyContext} from '../lib/engine/read-context.js'
 import {loadEnvironment} from '../lib/config/load.js'
 import {EXIT} from '../lib/errors.js'
 import {configFlag, envFlag, stateDirFlag} from '../lib/flags.js'
+import {verify} from '../lib/verify/index.js'
+import {verifyJunit, verifySummary, verifyTable} from '../lib/report/verify-report.js'
 
 export default class Verify extends OpsCommand<typeof Verify> {
   static override summary = 'Check the platform before a deployment (--phase pre) or after it (--phase post).'
@@ -33,11 +35,9 @@ Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 bad fla
     const f = this.flags
     const stateRoot = this.stateDir(f['state-dir']).root
     const env = await loadEnvironment({env: f.env, config: f.config, stateRoot})
-    const {verify} = await import('../lib/verify/index.js')
     const ctx = readOnlyContext({stepId: `verify-${f.phase}`, env, stateDir: stateRoot, signal: AbortSignal.timeout(10 * 60_000)})
     const at = new Date().toISOString()
     const results = await verify(ctx, env.environment, f.phase)
-    const {verifyJunit, verifySummary, verifyTable} = await import('../lib/report/verify-report.js')
     if (f.junit) writeFileSync(resolve(f.junit), verifyJunit(results, {env: env.name, phase: f.phase, at}))
     if (!this.jsonEnabled()) {
       this.log(verifyTable(results, {env: env.name, phase: f.phase, width: process.stdout.columns || 120}))

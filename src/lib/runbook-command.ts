@@ -27,6 +27,7 @@ import {confirmByTyping, isInteractive} from './hosts/terminal.js'
 import {planMarkdown, planTable} from './report/plan-report.js'
 import {runMarkdown} from './report/run-report.js'
 import {runSummary, summaryLines} from './report/run-summary.js'
+import {identify} from './aws/identity.js'
 
 /** The flags a runbook command may have (see runFlags in ./flags.ts); `runs resume` has a subset. */
 interface RunbookFlags {
@@ -130,7 +131,6 @@ export abstract class RunbookCommand<T extends typeof Command> extends OpsComman
   private async identify(env: RunInput['env'], rb: Runbook): Promise<Who> {
     const who = whoAmI()
     if (!env?.environment.aws) return who
-    const {identify} = await import('./aws/identity.js')
     return identify(who, env, (await runbookNeeds(rb)).has('aws'))
   }
 

@@ -1,6 +1,8 @@
 import {OpsCommand} from '../../lib/command.js'
 import {envFlag, configFlag, stateDirFlag} from '../../lib/flags.js'
 import {loadEnvironment} from '../../lib/config/load.js'
+import {backupInventory} from '../../lib/backup/inventory.js'
+import {inventoryLines} from '../../lib/backup/inventory-format.js'
 
 export default class BackupList extends OpsCommand<typeof BackupList> {
   static override summary = "Show what can be restored, newest first: the database's point-in-time window, its RDS snapshots and the backup vault's recovery points."
@@ -24,10 +26,8 @@ Exit codes: 0 listed, 1 AWS could not be read (e.g. no such instance), 2 bad fla
 
   async run(): Promise<unknown> {
     const {name, environment} = await loadEnvironment({env: this.flags.env, config: this.flags.config, stateRoot: this.stateDir(this.flags['state-dir']).root})
-    const {backupInventory} = await import('../../lib/backup/inventory.js')
     const inv = await backupInventory(name, environment)
     if (!this.jsonEnabled()) {
-      const {inventoryLines} = await import('../../lib/backup/inventory-format.js')
       for (const l of inventoryLines(inv)) this.log(l)
     }
     return inv

@@ -1,6 +1,7 @@
 import {OpsCommand} from '../../lib/command.js'
 import {envFlag, configFlag, stateDirFlag} from '../../lib/flags.js'
 import {loadEnvironment} from '../../lib/config/load.js'
+import {dnsStatus} from '../../lib/aws/dns-status.js'
 
 export default class DnsStatus extends OpsCommand<typeof DnsStatus> {
   static override summary = "Show the public record's weighted targets: weight, share of traffic, target, TTL, health, and whether the pair is safe."
@@ -17,7 +18,6 @@ Exit codes: 0 read (safe or not: see "safe"), 1 Route 53 could not be read, 2 ba
 
   async run(): Promise<unknown> {
     const {name, environment} = await loadEnvironment({env: this.flags.env, config: this.flags.config, stateRoot: this.stateDir(this.flags['state-dir']).root})
-    const {dnsStatus} = await import('../../lib/aws/dns-status.js')
     const s = await dnsStatus(environment)
     if (!this.jsonEnabled()) {
       this.log(`${s.record.name} ${s.record.type} in zone ${s.record.hostedZoneId} (${name})`)

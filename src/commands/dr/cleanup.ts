@@ -4,6 +4,8 @@ import {loadEnvironment} from '../../lib/config/load.js'
 import {EXIT, UsageError} from '../../lib/errors.js'
 import {configFlag, durationFlag, envFlag, stateDirFlag, yesFlag} from '../../lib/flags.js'
 import {formatDuration, parseDuration} from '../../lib/util/duration.js'
+import {awsClient} from '../../lib/aws/clients.js'
+import {deleteInstance, inRegion, OWNER_TAG, PURPOSE_TAG, tagsOf} from '../../lib/rds/restore.js'
 
 export default class DrCleanup extends OpsCommand<typeof DrCleanup> {
   static override summary = 'Delete scratch instances that killed drills left behind (by tag and age).'
@@ -28,8 +30,6 @@ Exit codes: 0 nothing left behind (or all deleted), 1 a delete failed, 2 bad fla
   async run(): Promise<unknown> {
     const f = this.flags
     const {name, environment: env} = await loadEnvironment({env: f.env, config: f.config, stateRoot: this.stateDir(f['state-dir']).root})
-    const {awsClient} = await import('../../lib/aws/clients.js')
-    const {deleteInstance, inRegion, OWNER_TAG, PURPOSE_TAG, tagsOf} = await import('../../lib/rds/restore.js')
     const {DescribeDBInstancesCommand} = await import('@aws-sdk/client-rds')
     const minAge = parseDuration(f['older-than'])!
     const now = Date.now()

@@ -7,6 +7,10 @@ import {RUN_EXIT_CODES, UsageError} from '../../lib/errors.js'
 import {durationFlag, runFlags} from '../../lib/flags.js'
 import {refuseLiveTarget, restoreFromFlags, restoreFromParams} from '../../lib/restore-flags.js'
 import {RunbookCommand} from '../../lib/runbook-command.js'
+import {deleteInstance, describeInstance, inRegion, OWNER_TAG, tagsOf} from '../../lib/rds/restore.js'
+import {awsClient} from '../../lib/aws/clients.js'
+import {drillJunit, drillMarkdown, drillResult} from '../../lib/report/drill-report.js'
+import {appendDrill} from '../../lib/dr/history.js'
 
 export default class DrDrill extends RunbookCommand<typeof DrDrill> {
   static override summary = 'Measure RTO and RPO from a real restore: restore to a scratch instance, validate it over SQL, delete it.'
@@ -63,8 +67,6 @@ ${RUN_EXIT_CODES}`
   protected override async afterRun(outcome: RunOutcome): Promise<void> {
     const s = outcome.state
     const f = this.flags
-    const {deleteInstance, describeInstance, inRegion, OWNER_TAG, tagsOf} = await import('../../lib/rds/restore.js')
-    const {awsClient} = await import('../../lib/aws/clients.js')
     const home = (await loadEnvironment({env: s.environment, config: f.config, stateRoot: this.stateDir(f['state-dir']).root})).environment
     // Where the scratch instance is: the secondary region for a region-wide drill.
     const env = inRegion(home, (s.params.region as string) || undefined)
@@ -80,7 +82,6 @@ ${RUN_EXIT_CODES}`
       } else if (s.steps.some((x) => x.kind === 'rds-delete' && x.status === 'succeeded')) cleanup = {instance: target, result: 'deleted'}
       else if (db) cleanup = {instance: target, result: 'exists, not made by this run: left alone'}
     }
-    const {drillJunit, drillMarkdown, drillResult} = await import('../../lib/report/drill-report.js')
     const result = drillResult(s, cleanup)
     // A restore made through AWS Backup gets the drill's verdict as its validation result.
     const restoreJobId = s.steps.find((x) => x.id === 'restore')?.outputs?.restoreJobId as string | undefined
@@ -101,7 +102,6 @@ ${RUN_EXIT_CODES}`
         .catch((error: Error) => this.warn(`Could not record the verdict on AWS Backup restore job ${restoreJobId}: ${error.message}`))
     }
     // The team's record: appended before the reports, so a report names where it went.
-    const {appendDrill} = await import('../../lib/dr/history.js')
     await appendDrill(home, s.environment!, this.stateDir(f['state-dir']).root, result)
       .then((where) => (result.history = where))
       .catch((error: Error) => this.warn(`The drill's result could not be added to the history: ${error.message}`))

@@ -2,6 +2,8 @@ import {Flags} from '@oclif/core'
 import {OpsCommand} from '../../lib/command.js'
 import {loadEnvironment} from '../../lib/config/load.js'
 import {configFlag, envFlag, stateDirFlag} from '../../lib/flags.js'
+import {describePlace, historyPlace, readHistory} from '../../lib/dr/history.js'
+import {historyMarkdown, historyTable} from '../../lib/report/drill-history-report.js'
 
 export default class DrHistory extends OpsCommand<typeof DrHistory> {
   static override summary = 'RTO and RPO of past drills, over time, against their targets.'
@@ -24,9 +26,7 @@ export default class DrHistory extends OpsCommand<typeof DrHistory> {
     const f = this.flags
     const stateRoot = this.stateDir(f['state-dir']).root
     const {name, environment} = await loadEnvironment({env: f.env, config: f.config, stateRoot})
-    const {describePlace, historyPlace, readHistory} = await import('../../lib/dr/history.js')
     const drills = (await readHistory(environment, name, stateRoot)).slice(-f.limit)
-    const {historyMarkdown, historyTable} = await import('../../lib/report/drill-history-report.js')
     const where = describePlace(historyPlace(environment, stateRoot))
     if (!this.jsonEnabled()) this.log(f.output === 'markdown' ? historyMarkdown(name, drills) : historyTable(name, drills, where))
     return {environment: name, history: where, drills}

@@ -6,6 +6,7 @@ import {loadEnvironment} from '../../lib/config/load.js'
 import {UsageError} from '../../lib/errors.js'
 import {configFlag, envFlag, stateDirFlag} from '../../lib/flags.js'
 import {parseDuration} from '../../lib/util/duration.js'
+import {drillWorkflow} from '../../lib/dr/workflow.js'
 
 export default class DrSchedule extends OpsCommand<typeof DrSchedule> {
   static override summary = 'Write the CI workflow that runs the DR drill on a schedule.'
@@ -42,7 +43,6 @@ export default class DrSchedule extends OpsCommand<typeof DrSchedule> {
     }
     const file = resolve(f.file ?? `.github/workflows/dr-drill-${name}.yml`)
     if (existsSync(file) && !f.force) throw new UsageError(`${file} exists; pass --force to overwrite it.`, {code: 'EXISTS'})
-    const {drillWorkflow} = await import('../../lib/dr/workflow.js')
     const rtoMinutes = Math.ceil(parseDuration(environment.slos?.rto ?? '1h')! / 60_000)
     const text = drillWorkflow({
       env: name,

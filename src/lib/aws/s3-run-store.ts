@@ -26,6 +26,7 @@ import {applyEvent, atomicWriteFile, resolveRunRef, type JournalEntry, type RunE
 import {StateConflictError, type RunStore, type RunWriter} from '../engine/store.js'
 import {writeRunReports} from '../report/run-report.js'
 import {awsClient, awsErrorName} from './clients.js'
+import {runJunit, runMarkdown} from '../report/run-report.js'
 
 export interface S3Place {
   bucket: string
@@ -282,7 +283,6 @@ export class S3RunStore implements RunStore {
 
   async saveReports(writer: RunWriter): Promise<{markdown: string; junit: string; json: string}> {
     const files = writeRunReports(writer.dir, writer.state)
-    const {runMarkdown, runJunit} = await import('../report/run-report.js')
     // Derived from the journal and rewritten at each ending: plain puts.
     await Promise.all([
       this.objects.put(`runs/${writer.state.id}/report.md`, runMarkdown(writer.state)),

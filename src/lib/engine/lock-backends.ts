@@ -8,15 +8,15 @@ import {requireConfig} from '../config/load.js'
 import type {Environment} from '../config/schema.js'
 import {FileLockBackend, type LockBackend} from './lock.js'
 import type {StateDir} from './state.js'
+import {Route53LockBackend} from '../aws/route53-lock.js'
+import {S3LockBackend} from '../aws/s3-lock.js'
 
 export async function lockBackendForEnvironment(environment: Environment | undefined, stateDir: StateDir): Promise<LockBackend> {
   if (environment?.dns && environment.aws && environment.dns.lock === 'route53') {
-    const {Route53LockBackend} = await import('../aws/route53-lock.js')
     return new Route53LockBackend(environment)
   }
   // Team state without a Route 53 lock: the lock lives beside the runs, in S3.
   if (environment?.state && environment.aws) {
-    const {S3LockBackend} = await import('../aws/s3-lock.js')
     return new S3LockBackend(environment.state, environment)
   }
   return new FileLockBackend(stateDir.locksDir())

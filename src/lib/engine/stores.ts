@@ -6,10 +6,10 @@ import {requireConfig} from '../config/load.js'
 import type {Environment} from '../config/schema.js'
 import type {StateDir} from './state.js'
 import {LocalRunStore, type RunStore} from './store.js'
+import {S3RunStore} from '../aws/s3-run-store.js'
 
 export async function storeForEnvironment(environment: Environment | undefined, stateDir: StateDir): Promise<RunStore> {
   if (!environment?.state) return new LocalRunStore(stateDir)
-  const {S3RunStore} = await import('../aws/s3-run-store.js')
   return new S3RunStore(environment.state, environment, stateDir)
 }
 

@@ -1,9 +1,12 @@
 /**
  * Which host shows a run: the task list on a terminal, plain lines otherwise (CI, pipes,
  * --output plain), a JSON-lines stream with --output json, and only warnings with --json (whose
- * result owns stdout). Hosts load lazily: listr2 only when there is a terminal to draw on.
+ * result owns stdout). listr2 loads only when there is a terminal to draw on (inside ListrHost).
  */
 import type {EngineHost} from '../engine/events.js'
+import {ListrHost} from './listr-host.js'
+import {JsonLinesHost} from './json-lines-host.js'
+import {PlainHost} from './plain-host.js'
 
 export type HostMode = 'tty' | 'plain' | 'json' | 'quiet'
 
@@ -17,15 +20,12 @@ export function hostMode(o: {output?: string; json: boolean}): HostMode {
 export async function createHost(mode: HostMode, o: {interactive: boolean}): Promise<EngineHost> {
   switch (mode) {
     case 'tty': {
-      const {ListrHost} = await import('./listr-host.js')
       return new ListrHost(o)
     }
     case 'json': {
-      const {JsonLinesHost} = await import('./json-lines-host.js')
       return new JsonLinesHost(o)
     }
     default: {
-      const {PlainHost} = await import('./plain-host.js')
       return new PlainHost({interactive: o.interactive, quiet: mode === 'quiet'})
     }
   }

@@ -5,6 +5,9 @@
 import {errorMessage} from '../errors.js'
 import {probe} from '../http/probe.js'
 import {fail, pass, verdict, warn, type Check, type Phase} from './check.js'
+import {dnsStatus} from '../aws/dns-status.js'
+import {readHistory} from '../dr/history.js'
+import {formatDuration, parseDuration} from '../util/duration.js'
 
 const dns = (phase: Phase): Check => ({
   id: phase === 'pre' ? 'dns-pair' : 'dns-weights',
@@ -12,7 +15,6 @@ const dns = (phase: Phase): Check => ({
   title: phase === 'pre' ? 'DNS pair consistent with the config' : 'Route 53 weights and TTL',
   applies: (env) => Boolean(env.dns && env.aws),
   async run(ctx, env) {
-    const {dnsStatus} = await import('../aws/dns-status.js')
     const s = await dnsStatus(env, ctx.signal)
     const weights = s.records
       .filter((r) => r.role)
@@ -75,8 +77,6 @@ const drill: Check = {
   title: 'A recent passing DR drill',
   applies: (env) => Boolean(env.dr?.maxAge),
   async run(ctx, env) {
-    const {readHistory} = await import('../dr/history.js')
-    const {formatDuration, parseDuration} = await import('../util/duration.js')
     const drills = await readHistory(env, ctx.envName ?? '', ctx.stateDir)
     const passed = drills.filter((d) => d.verdict === 'pass').at(-1)
     const maxAge = parseDuration(env.dr!.maxAge!)!

@@ -66,7 +66,6 @@ export async function manifestHelp(root: string, argv: string[]): Promise<boolea
   const {Help, normalizeArgv} = cjs(await import('@oclif/core/lib/help/index.js'))
   const {getPlatform, getShell} = cjs(await import('@oclif/core/lib/util/os.js'))
   const platform = await getPlatform()
-  const arch = process.arch === 'ia32' ? 'x86' : process.arch
   const config = {
     name: pjson.name,
     version: pjson.version,
@@ -74,9 +73,9 @@ export async function manifestHelp(root: string, argv: string[]): Promise<boolea
     root,
     bin: o.bin ?? pjson.name,
     platform,
-    arch,
+    arch: ARCH,
     shell: await getShell(),
-    userAgent: `${pjson.name}/${pjson.version} ${platform}-${arch} node-${process.version}`,
+    userAgent: userAgentOn(pjson, platform),
     topicSeparator: o.topicSeparator ?? ':',
     commands,
     commandIDs: commands.map((c) => c.id),
@@ -150,9 +149,12 @@ export function userAgent(pjson: {name: string; version: string}): string | unde
     }
     if (version.toLowerCase().includes('microsoft')) return undefined
   }
-  const arch = process.arch === 'ia32' ? 'x86' : process.arch
-  return `${pjson.name}/${pjson.version} ${process.platform}-${arch} node-${process.version}`
+  return userAgentOn(pjson, process.platform)
 }
+
+/** oclif's names: ia32 is "x86". */
+const ARCH = process.arch === 'ia32' ? 'x86' : process.arch
+const userAgentOn = (pjson: {name: string; version: string}, platform: string) => `${pjson.name}/${pjson.version} ${platform}-${ARCH} node-${process.version}`
 
 /** A cheap fingerprint (FNV-1a and the length): enough to see that help.json.gz and the manifest differ. */
 export function manifestDigest(text: string): string {

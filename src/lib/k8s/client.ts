@@ -18,7 +18,7 @@ import type {KubeConfig, KubernetesListObject, KubernetesObject, RequestContext,
 import type {Environment} from '../config/schema.js'
 import {UsageError} from '../errors.js'
 
-export const loadClientNode = () => import('@kubernetes/client-node')
+const loadClientNode = () => import('@kubernetes/client-node')
 
 export async function loadKubeConfig(env: Environment | undefined): Promise<KubeConfig> {
   const k8s = await loadClientNode()

@@ -270,11 +270,6 @@ export function issuesToProblems(
 }
 
 /** Read, parse and validate a YAML file. */
-export function loadYamlFile<S extends z.ZodType>(file: string, schema: S, what: string): LoadedYaml<z.output<S>> {
-  const source = readTextFile(file, what)
-  return parseAndValidate(file, source, schema, what)
-}
-
 export function parseAndValidate<S extends z.ZodType>(file: string, source: string, schema: S, what: string): LoadedYaml<z.output<S>> {
   const {doc, lines, value} = parseYaml(file, source, what)
   if (value === null || value === undefined) {

@@ -85,6 +85,23 @@ const onlyWhatIsUsed = {
       const strings = new Map([...text.matchAll(/^const (_\w+) = ("[^"\\]*");$/gm)].map((m) => [m[1], m[2]]))
       return {contents: text.replace(/([{,]\s*)\[(_\w+)\]\s*:/g, (all, before, name) => (strings.has(name) ? `${before}${strings.get(name)}:` : all)), loader: 'js'}
     })
+    // @oclif/core is CommonJS whose modules require one another at the top (its index, everything;
+    // main.js, the help classes), so that a command ran ~330 KB of oclif's module code it never
+    // calls. Each such require becomes a binding loaded on its first use. (oclif's Node version
+    // warning, which loads semver, goes too: bin/run.js checks the version first.)
+    b.onLoad({filter: /\/node_modules\/@oclif\/core\/lib\/.*\.js$/}, (args) => {
+      let text = readFileSync(args.path, 'utf8')
+      text = text.replace(
+        /^(const|var|let) (\w+) = ((?:__importStar|__importDefault)?\(?require\("((?!node:)[^"]+)"\)\)?);$/gm,
+        (all, kind, name, rhs) => `${kind} ${name} = __oclifLazy(() => ${rhs});`,
+      )
+      text = text.replace(
+        /^exports\.(\w+) = (__importStar\(require\("\.[^"]+"\)\));$/gm,
+        (all, name, rhs) => `Object.defineProperty(exports, "${name}", {enumerable: true, configurable: true, get: () => ${rhs}});`,
+      )
+      text = text.replace(/^checkNodeVersion\(\);$/m, '')
+      return {contents: `const {lazy: __oclifLazy} = require(${JSON.stringify(join(ROOT, 'scripts', 'lazy-require.mjs'))});\n${text}`, loader: 'js'}
+    })
     b.onLoad({filter: /.*/, namespace: 'trimmed'}, (args) => {
       const all = Object.keys(createRequire(join(args.pluginData.resolveDir, 'x.js'))(args.pluginData.name))
       // Never the aggregated client (EC2 beside EC2Client): it imports every command. Its name is a

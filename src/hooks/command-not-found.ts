@@ -5,7 +5,7 @@
  */
 import type {Hook} from '@oclif/core'
 import {EXIT} from '../lib/errors.js'
-import {closest} from '../lib/util/yaml-file.js'
+import {closest} from '../lib/util/closest.js'
 
 const hook: Hook.CommandNotFound = async function (opts) {
   const shown = (id: string) => id.replaceAll(':', ' ')

@@ -7,8 +7,9 @@ import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, st
 import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {isDeepStrictEqual} from 'node:util'
-import {InvalidFileError, UsageError} from '../errors.js'
-import {closest, parseAndValidate, readTextFile} from '../util/yaml-file.js'
+import {UsageError} from '../errors.js'
+import {closest} from '../util/closest.js'
+import {readTextFile} from '../util/text-file.js'
 import type {Config, Environment} from './schema.js'
 
 export const CONFIG_NAMES = ['clipper-ops.yaml', 'clipper-ops.yml']
@@ -49,21 +50,10 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   const cached = validatedCache(source)
   const hit = cached.read()
   if (hit) return {file, config: withResolvedPaths(hit, dirname(file))}
-  // Building the zod schema costs ~30 ms: only a config not seen before pays it.
-  const {configSchema} = await import('./schema.js')
-  const {data, locate} = parseAndValidate(file, source, configSchema, 'Config file')
-  if (data.defaultEnvironment && !(data.defaultEnvironment in data.environments)) {
-    const names = Object.keys(data.environments)
-    const hint = closest(data.defaultEnvironment, names)
-    throw new InvalidFileError(`Config file ${file}`, [
-      {
-        file,
-        path: 'defaultEnvironment',
-        ...locate(['defaultEnvironment']),
-        message: `names "${data.defaultEnvironment}", which is not an environment here${hint ? ` (did you mean "${hint}"?)` : ''}; expected one of ${names.join(', ')}`,
-      },
-    ])
-  }
+  // Building the zod schema costs ~30 ms and the YAML parser is 120 KB: only a config not seen
+  // before pays for them.
+  const {validateConfig} = await import('./validate.js')
+  const data = validateConfig(file, source)
   cached.write(data)
   return {file, config: withResolvedPaths(data, dirname(file))}
 }

@@ -10,7 +10,7 @@ import {EXIT, OpsError} from '../errors.js'
 import {readAudit, audit, type AuditDamage, type AuditEntry} from './audit.js'
 import {readJournal, RunJournal, type JournalEntry, type RunEvent, type RunState, type StateDir} from './state.js'
 import {writeRunReports} from '../report/run-report.js'
-import {readTextFile} from '../util/yaml-file.js'
+import {readTextFile} from '../util/text-file.js'
 import {join} from 'node:path'
 
 /** The writer of one run, held by the process that runs it. */

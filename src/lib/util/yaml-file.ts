@@ -2,10 +2,10 @@
  * Load a YAML file and validate it against a zod schema, reporting every problem with the
  * file, the line and column, the dotted path inside the file, and what would be valid.
  */
-import {readFileSync, statSync} from 'node:fs'
 import {LineCounter, parseDocument, isNode, type Document} from 'yaml'
 import type {z} from 'zod'
-import {InvalidFileError, UsageError, type Problem} from '../errors.js'
+import {InvalidFileError, type Problem} from '../errors.js'
+import {closest} from './closest.js'
 
 export interface LoadedYaml<T> {
   file: string
@@ -15,33 +15,8 @@ export interface LoadedYaml<T> {
   locate: (path: (string | number)[]) => {line?: number; column?: number}
 }
 
-/** Larger than any config or runbook a person writes: refused before it is read into memory. */
-const MAX_FILE_BYTES = 4 * 1024 * 1024
 /** Deeper than any config or runbook needs; deeper input would only exhaust the parser's stack. */
 const MAX_DEPTH = 64
-
-export function readTextFile(file: string, what: string): string {
-  try {
-    // A FIFO or a device would block or never end: only regular files are read.
-    const st = statSync(file)
-    if (st.isDirectory()) throw new UsageError(`${what} ${file} is a directory, not a file.`, {code: 'FILE_NOT_FOUND'})
-    if (!st.isFile()) throw new UsageError(`${what} ${file} is not a regular file (a FIFO, socket or device); give the path of a YAML file.`, {code: 'FILE_UNREADABLE'})
-    if (st.size > MAX_FILE_BYTES) {
-      throw new UsageError(`${what} ${file} is ${(st.size / 1024 / 1024).toFixed(1)} MB; a ${what.toLowerCase()} is at most ${MAX_FILE_BYTES / 1024 / 1024} MB.`, {
-        code: 'FILE_TOO_LARGE',
-      })
-    }
-    const text = readFileSync(file, 'utf8')
-    if (text.includes('\u0000')) throw new InvalidFileError(`${what} ${file}`, [{file, path: '', message: 'is a binary file, not YAML text (it holds NUL bytes)'}])
-    return text
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof InvalidFileError) throw error
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new UsageError(`${what} ${file} does not exist.`, {code: 'FILE_NOT_FOUND'})
-    if (code === 'EISDIR') throw new UsageError(`${what} ${file} is a directory, not a file.`, {code: 'FILE_NOT_FOUND'})
-    throw new UsageError(`${what} ${file} cannot be read: ${(error as Error).message}`, {code: 'FILE_UNREADABLE'})
-  }
-}
 
 /** Parse YAML text; syntax errors become problems with their position. */
 export function parseYaml(file: string, source: string, what: string): {doc: Document; lines: LineCounter; value: unknown} {
@@ -147,36 +122,6 @@ const TYPE_WORDS: Record<string, string> = {
 
 function typeWord(t: string): string {
   return TYPE_WORDS[t] ?? t
-}
-
-/** Edit distance counting a swap of two neighbours as one edit (tll → ttl). */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({length: a.length + 1}, (_, i) => Array.from({length: b.length + 1}, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1)
-    }
-  }
-  return d[a.length]![b.length]!
-}
-
-export function closest(word: string, options: string[]): string | undefined {
-  // A prefix of one option only (prod → production) is as good a guess as a typo.
-  const prefixed = word.length >= 3 ? options.filter((o) => o.toLowerCase().startsWith(word.toLowerCase())) : []
-  if (prefixed.length === 1) return prefixed[0]
-  let best: string | undefined
-  let bestD = Infinity
-  for (const o of options) {
-    const d = editDistance(word.toLowerCase(), o.toLowerCase())
-    if (d < bestD) {
-      bestD = d
-      best = o
-    }
-  }
-  // Short words need a close match, or everything looks like a suggestion ("MX" → "A").
-  return bestD <= Math.max(1, Math.floor(word.length / 3)) && bestD < word.length ? best : undefined
 }
 
 /** Keys a strict object schema at `path` accepts, for "unknown field" messages. */

@@ -8,7 +8,7 @@
 // what is in the bundle) and THIRD-PARTY-LICENSES.md. `tsc` only type-checks; vitest runs the
 // sources.
 import {build} from 'esbuild'
-import {readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join, relative, resolve} from 'node:path'
 
@@ -48,6 +48,11 @@ const TRIMMED = /^(@aws-sdk\/client-[a-z0-9-]+|@aws-sdk\/credential-providers|@k
 const sources = [join(ROOT, 'src'), join(SANDBOX, 'src')].flatMap(tsFiles).map((f) => readFileSync(f, 'utf8'))
 const words = new Set(sources.flatMap((text) => text.match(/[A-Za-z_$][\w$]*/g) ?? []))
 const whole = new Set(sources.flatMap((text) => [...text.matchAll(/import \* as \w+ from '([^']+)'/g)].map((m) => m[1])))
+const CREDENTIAL_PROVIDER_PACKAGES = [
+  ...['env', 'ini', 'sso', 'process', 'web-identity', 'http', 'login', 'node'].map((p) => `@aws-sdk/credential-provider-${p}`),
+  '@smithy/credential-provider-imds',
+]
+const CREDENTIAL_PROVIDERS = new RegExp(`^(${CREDENTIAL_PROVIDER_PACKAGES.join('|')})$`)
 const onlyWhatIsUsed = {
   name: 'only-what-is-used',
   setup(b) {
@@ -107,7 +112,26 @@ const onlyWhatIsUsed = {
       // Never the aggregated client (EC2 beside EC2Client): it imports every command. Its name is a
       // word of our comments, not a class our code uses.
       const used = all.filter((n) => words.has(n) && !all.includes(`${n}Client`))
-      return {contents: `export {${used.join(', ')}} from ${JSON.stringify(args.path)}`, resolveDir: dirname(args.path)}
+      // Where a name has a file of its own beside the index (@aws-sdk/credential-providers: fromIni.js),
+      // that file: through the index, esbuild would also make chunks of the `await import()`s in the
+      // functions it then drops (Cognito's client: three files of nothing a command can run).
+      const from = (n) => (existsSync(join(dirname(args.path), `${n}.js`)) ? `./${n}.js` : args.path)
+      return {contents: used.map((n) => `export {${n}} from ${JSON.stringify(from(n))}`).join('\n'), resolveDir: dirname(args.path)}
+    })
+    // The SDK's credential chain takes each provider (environment, ini, SSO, process, web identity,
+    // container and instance metadata, HTTP, login) with `await import()`: nine chunks of ~3 KB,
+    // each a file more to install. They are one module here, loaded when the chain first runs.
+    // (No two of them export the same name; `export *` would drop a name two had.)
+    b.onResolve({filter: CREDENTIAL_PROVIDERS}, (args) => (args.kind === 'dynamic-import' ? {path: 'aws-credential-providers', namespace: 'credential-chain'} : undefined))
+    b.onLoad({filter: /.*/, namespace: 'credential-chain'}, () => ({
+      contents: CREDENTIAL_PROVIDER_PACKAGES.map((name) => `export * from ${JSON.stringify(name)}`).join('\n'),
+      resolveDir: ROOT,
+    }))
+    // oclif's spinner (ux.action, which our commands do not use) draws one of two of cli-spinners'
+    // ninety: the other 30 KB would be loaded by every command that starts oclif.
+    b.onLoad({filter: /\/node_modules\/cli-spinners\/spinners\.json$/}, (args) => {
+      const {dots2, line} = JSON.parse(readFileSync(args.path, 'utf8'))
+      return {contents: JSON.stringify({dots2, line}), loader: 'json'}
     })
   },
 }

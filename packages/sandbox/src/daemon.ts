@@ -44,11 +44,12 @@ interface World {
  */
 async function startPostgres(sandboxDir: string): Promise<{fleet?: PostgresFleet; warning?: string}> {
   try {
-    const [{PostgresFleet}, {SANDBOX}] = await Promise.all([import('./postgres/fleet.js'), import('./seed.js')])
+    const {PostgresFleet} = await import('./postgres/fleet.js')
     const started = Date.now()
     const r = await PostgresFleet.start({sandboxDir, log: (line) => console.log(line)})
     if ('warning' in r) return {warning: r.warning}
     // Failure is logged by the fleet, and the snapshot then says failed.
+    const {SANDBOX} = await import('./daemon-parts.js')
     await r.fleet.takeBaseBackup(SANDBOX.dbSnapshot).done.catch(() => undefined)
     console.log(`postgres: primary on port ${r.fleet.port}, seeded and backed up in ${Date.now() - started}ms (data in ${r.fleet.dataRoot})`)
     return {fleet: r.fleet}
@@ -93,27 +94,26 @@ async function main(): Promise<void> {
   const motoStarting = startMoto({logFile: layout.motoLog})
   let postgresStarting = startPostgres(layout.dir)
   stopPostgresOnFailure = async () => (await postgresStarting).fleet?.stop()
-  const [
-    {startAwsFront},
-    {startK8sStandIn},
-    {writeSandboxFiles},
-    {startRouter},
-    {sandboxQueries, startPrometheusStandIn},
-    {kubernetesHealthy, PLATFORM_SERVICES, SANDBOX, resetTrafficRecords, seedAws, seedKubernetes, seedPlatform},
-    {DEFAULT_KNOBS, startStack},
-    {atomicWriteFile},
-    {startWebhookSink, NOTIFY_ENV},
-  ] = await Promise.all([
-    import('./aws-front/front.js'),
-    import('./kube-stand-in/server.js'),
-    import('./files.js'),
-    import('./router.js'),
-    import('./prometheus.js'),
-    import('./seed.js'),
-    import('./stacks.js'),
-    import('./atomic-write.js'),
-    import('./webhook-sink.js'),
-  ])
+  const {
+    startAwsFront,
+    startK8sStandIn,
+    writeSandboxFiles,
+    startRouter,
+    sandboxQueries,
+    startPrometheusStandIn,
+    kubernetesHealthy,
+    PLATFORM_SERVICES,
+    SANDBOX,
+    resetTrafficRecords,
+    seedAws,
+    seedKubernetes,
+    seedPlatform,
+    DEFAULT_KNOBS,
+    startStack,
+    atomicWriteFile,
+    startWebhookSink,
+    NOTIFY_ENV,
+  } = await import('./daemon-parts.js')
   mark('modules loaded')
   let k8s = await startK8sStandIn()
   const stacks: Record<StackName, Stack> = {
@@ -351,7 +351,7 @@ async function handleControl(
     // Faults of the notification sink: a rule ({provider, kind, count, probability, latencyMs}), or {clear: true}.
     if (req.method === 'POST' && url.pathname === '/notify/faults') {
       if (body.clear === true) return send(res, 200, {cleared: world.sink.faults.clear()})
-      const {sinkFaultRule} = await import('./webhook-sink.js')
+      const {sinkFaultRule} = await import('./daemon-parts.js')
       try {
         const rule = sinkFaultRule(body)
         return send(res, 200, {id: world.sink.faults.add(rule), rule})

@@ -9,9 +9,12 @@
 //   rollback          the tool's own share (total − INSYNC − TTL − the verify window)
 //   sandbox up        to ready
 //   rollout           peak RSS (GNU time: the largest process of the tree)
-//   install           the packed tarball, fresh npm cache        beside aws-cdk, the same way (and
-//                     npm's own floor: a one-file package; and the same bytes as ours in one file,
-//                     which shows what npm's cost per file adds)
+//   install           the packed tarball, fresh npm cache        beside aws-cdk, the same way: its
+//                     packed tarball (`npm pack aws-cdk`, fetched before the timing); and beside
+//                     `npm install aws-cdk` from the registry, a different path (npm unpacks a
+//                     tarball given by path three times, a registry package once); and npm's own
+//                     floor: a one-file package; and the same bytes as ours in one file, which
+//                     shows what npm's cost per file adds
 //
 // The config cache (src/lib/config/load.ts) lives in the bench's own XDG_CACHE_HOME; dns status
 // is also timed with it off (CLIPPER_OPS_NO_CACHE=1), as a first run with a config would be.
@@ -171,22 +174,28 @@ try {
     execFileSync('sh', ['-c', 'find package -type f ! -name package.json -print0 | sort -z | xargs -0 cat > all.bin && rm -rf package'], {cwd: oneFile})
     writeFileSync(join(oneFile, 'package.json'), '{"name": "one-file", "version": "1.0.0"}\n')
     const oneFileTarball = join(work, JSON.parse(timed('npm', ['pack', '--json', '--pack-destination', work], {cwd: oneFile}).stdout)[0].filename)
+    // aws-cdk packed, as ours is: the same npm path (a tarball given by path) for both.
+    const cdkTarball = join(work, JSON.parse(timed('npm', ['pack', '--json', '--pack-destination', work, 'aws-cdk']).stdout)[0].filename)
     const ours = []
     const cdk = []
+    const cdkRegistry = []
     const floor = []
     const sameBytes = []
     for (let i = 0; i < n('BENCH_INSTALL_RUNS', 3); i++) {
       ours.push(install(tarball, i))
-      cdk.push(install('aws-cdk', i))
+      cdk.push(install(cdkTarball, i))
+      cdkRegistry.push(install('aws-cdk', i))
       floor.push(install(tinyTarball, i))
       sameBytes.push(install(oneFileTarball, i))
     }
-    record('installTime', 'npm install of the packed tarball', stats(ours.map((x) => x.ms)), 'ms', {label: 'npm install aws-cdk', stats: stats(cdk.map((x) => x.ms))})
-    record('installFloor', "npm install of a one-file tarball (npm's floor)", stats(floor.map((x) => x.ms)), 'ms', {
-      label: 'npm install aws-cdk',
-      stats: stats(cdk.map((x) => x.ms)),
+    const cdkYard = {label: "npm install of aws-cdk's packed tarball", stats: stats(cdk.map((x) => x.ms))}
+    record('installTime', 'npm install of the packed tarball', stats(ours.map((x) => x.ms)), 'ms', cdkYard)
+    record('installVsRegistry', 'npm install of the packed tarball', stats(ours.map((x) => x.ms)), 'ms', {
+      label: 'npm install aws-cdk (registry)',
+      stats: stats(cdkRegistry.map((x) => x.ms)),
     })
-    record('installOneFile', 'npm install of our bytes as one file', stats(sameBytes.map((x) => x.ms)), 'ms', {label: 'npm install aws-cdk', stats: stats(cdk.map((x) => x.ms))})
+    record('installFloor', "npm install of a one-file tarball (npm's floor)", stats(floor.map((x) => x.ms)), 'ms', cdkYard)
+    record('installOneFile', 'npm install of our bytes as one file', stats(sameBytes.map((x) => x.ms)), 'ms', cdkYard)
     record('installSize', 'installed size (node_modules)', stats(ours.map((x) => x.mb)), 'MB', {label: 'aws-cdk', stats: stats(cdk.map((x) => x.mb))})
     figures.installPackages = {
       ours: ours[0].packages,

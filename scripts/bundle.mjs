@@ -121,12 +121,18 @@ const onlyWhatIsUsed = {
     // The SDK's credential chain takes each provider (environment, ini, SSO, process, web identity,
     // container and instance metadata, HTTP, login) with `await import()`: nine chunks of ~3 KB,
     // each a file more to install. They are one module here, loaded when the chain first runs.
-    // (No two of them export the same name; `export *` would drop a name two had.)
     b.onResolve({filter: CREDENTIAL_PROVIDERS}, (args) => (args.kind === 'dynamic-import' ? {path: 'aws-credential-providers', namespace: 'credential-chain'} : undefined))
-    b.onLoad({filter: /.*/, namespace: 'credential-chain'}, () => ({
-      contents: CREDENTIAL_PROVIDER_PACKAGES.map((name) => `export * from ${JSON.stringify(name)}`).join('\n'),
-      resolveDir: ROOT,
-    }))
+    b.onLoad({filter: /.*/, namespace: 'credential-chain'}, () => {
+      // `export *` silently drops a name that two of them export: such an SDK refuses the build.
+      const owner = new Map()
+      for (const name of CREDENTIAL_PROVIDER_PACKAGES) {
+        for (const n of Object.keys(createRequire(join(ROOT, 'x.js'))(name))) {
+          if (owner.has(n)) throw new Error(`${owner.get(n)} and ${name} both export ${n}: the credential providers cannot be one module`)
+          owner.set(n, name)
+        }
+      }
+      return {contents: CREDENTIAL_PROVIDER_PACKAGES.map((name) => `export * from ${JSON.stringify(name)}`).join('\n'), resolveDir: ROOT}
+    })
     // oclif's spinner (ux.action, which our commands do not use) draws one of two of cli-spinners'
     // ninety: the other 30 KB would be loaded by every command that starts oclif.
     b.onLoad({filter: /\/node_modules\/cli-spinners\/spinners\.json$/}, (args) => {

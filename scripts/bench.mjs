@@ -10,11 +10,12 @@
 //   sandbox up        to ready
 //   rollout           peak RSS (GNU time: the largest process of the tree)
 //   install           the packed tarball, fresh npm cache        beside aws-cdk, the same way: its
-//                     packed tarball (`npm pack aws-cdk`, fetched before the timing); and beside
-//                     `npm install aws-cdk` from the registry, a different path (npm unpacks a
-//                     tarball given by path three times, a registry package once); and npm's own
-//                     floor: a one-file package; and the same bytes as ours in one file, which
-//                     shows what npm's cost per file adds
+//                     packed tarball (`npm pack aws-cdk`, fetched before the timing); both again
+//                     from a local registry serving the two tarballs (what `npx` does: npm unpacks
+//                     a tarball given by path three times, a registry package once); ours from
+//                     that registry beside aws-cdk from registry.npmjs.org; npm's own floor: a
+//                     one-file package; and the same bytes as ours in one file, which shows what
+//                     npm's cost per file adds
 //
 // The config cache (src/lib/config/load.ts) lives in the bench's own XDG_CACHE_HOME; dns status
 // is also timed with it off (CLIPPER_OPS_NO_CACHE=1), as a first run with a config would be.
@@ -24,6 +25,7 @@
 import {execFileSync, spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
+import {Worker} from 'node:worker_threads'
 import {dirname, join, resolve} from 'node:path'
 
 const ROOT = resolve(import.meta.dirname, '..')
@@ -54,6 +56,38 @@ function sample(cmd, args, runs = RUNS, opts = {}) {
   return stats(Array.from({length: runs}, () => timed(cmd, args, opts).ms))
 }
 const cli = (args, opts) => timed(NODE, [BIN, ...args], opts)
+
+/** An npm registry of packed tarballs (the packages have no dependencies): GET /<name> answers
+ * the packument, GET /-/<file> the tarball. Posts its URL when listening. */
+const REGISTRY = `
+const {parentPort, workerData} = require('node:worker_threads')
+const {createHash} = require('node:crypto')
+const {readFileSync} = require('node:fs')
+const {basename} = require('node:path')
+const {execFileSync} = require('node:child_process')
+const packages = new Map()
+const files = new Map()
+for (const file of workerData) {
+  const pkg = JSON.parse(execFileSync('tar', ['xzf', file, 'package/package.json', '-O'], {encoding: 'utf8'}))
+  const bytes = readFileSync(file)
+  const integrity = 'sha512-' + createHash('sha512').update(bytes).digest('base64')
+  packages.set('/' + pkg.name, {pkg, file: basename(file), integrity, shasum: createHash('sha1').update(bytes).digest('hex')})
+  files.set('/-/' + basename(file), bytes)
+}
+const server = require('node:http').createServer((req, res) => {
+  const p = packages.get(decodeURIComponent(req.url))
+  if (p) {
+    const dist = {tarball: 'http://' + req.headers.host + '/-/' + p.file, integrity: p.integrity, shasum: p.shasum}
+    res.setHeader('content-type', 'application/json')
+    return res.end(JSON.stringify({name: p.pkg.name, 'dist-tags': {latest: p.pkg.version}, versions: {[p.pkg.version]: {...p.pkg, dist}}}))
+  }
+  const bytes = files.get(req.url)
+  if (bytes) return res.end(bytes)
+  res.statusCode = 404
+  res.end('{}')
+})
+server.listen(0, '127.0.0.1', () => parentPort.postMessage('http://127.0.0.1:' + server.address().port + '/'))
+`
 
 const figures = {}
 const rows = [] // [label, stats, unit, yardstick label, yardstick stats]
@@ -148,11 +182,12 @@ try {
   // --- install from a fresh npm cache: the packed tarball, beside aws-cdk ---------------------------
   if (!SKIP.has('install')) {
     const tarball = join(work, JSON.parse(timed('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], {cwd: ROOT}).stdout)[0].filename)
-    const install = (what, i) => {
-      const dir = join(work, `install-${what.replace(/\W/g, '')}-${i}`)
+    const install = (what, i, registry) => {
+      const dir = join(work, `install-${what.replace(/\W/g, '')}-${registry ? 'local-registry-' : ''}${i}`)
       mkdirSync(dir)
       writeFileSync(join(dir, 'package.json'), '{"name": "bench", "private": true}\n')
-      const r = timed('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--cache', join(dir, '.npm-cache'), what], {cwd: dir})
+      const args = ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--cache', join(dir, '.npm-cache'), ...(registry ? ['--registry', registry] : []), what]
+      const r = timed('npm', args, {cwd: dir})
       const kb = Number(execFileSync('du', ['-sk', join(dir, 'node_modules')], {encoding: 'utf8'}).split('\t')[0])
       const packages = Number(
         execFileSync('sh', ['-c', `find ${JSON.stringify(join(dir, 'node_modules'))} -name package.json -not -path '*/node_modules/*/node_modules/*/*' | wc -l`], {
@@ -176,22 +211,35 @@ try {
     const oneFileTarball = join(work, JSON.parse(timed('npm', ['pack', '--json', '--pack-destination', work], {cwd: oneFile}).stdout)[0].filename)
     // aws-cdk packed, as ours is: the same npm path (a tarball given by path) for both.
     const cdkTarball = join(work, JSON.parse(timed('npm', ['pack', '--json', '--pack-destination', work, 'aws-cdk']).stdout)[0].filename)
+    // `npx clipper-ops` takes a package from a registry, which npm unpacks once: both packages
+    // served by a registry of our own (a worker thread: the timed npm runs block this one).
+    const registry = new Worker(REGISTRY, {eval: true, workerData: [tarball, cdkTarball]})
+    const registryUrl = await new Promise((ok, fail) => registry.once('message', ok).once('error', fail))
     const ours = []
     const cdk = []
+    const oursServed = []
+    const cdkServed = []
     const cdkRegistry = []
     const floor = []
     const sameBytes = []
     for (let i = 0; i < n('BENCH_INSTALL_RUNS', 3); i++) {
       ours.push(install(tarball, i))
       cdk.push(install(cdkTarball, i))
+      oursServed.push(install('clipper-ops', i, registryUrl))
+      cdkServed.push(install('aws-cdk', i, registryUrl))
       cdkRegistry.push(install('aws-cdk', i))
       floor.push(install(tinyTarball, i))
       sameBytes.push(install(oneFileTarball, i))
     }
     const cdkYard = {label: "npm install of aws-cdk's packed tarball", stats: stats(cdk.map((x) => x.ms))}
     record('installTime', 'npm install of the packed tarball', stats(ours.map((x) => x.ms)), 'ms', cdkYard)
-    record('installVsRegistry', 'npm install of the packed tarball', stats(ours.map((x) => x.ms)), 'ms', {
-      label: 'npm install aws-cdk (registry)',
+    await registry.terminate()
+    record('installFromRegistry', 'npm install from a local registry', stats(oursServed.map((x) => x.ms)), 'ms', {
+      label: 'aws-cdk from the same registry',
+      stats: stats(cdkServed.map((x) => x.ms)),
+    })
+    record('installVsNpmjs', 'npm install from a local registry', stats(oursServed.map((x) => x.ms)), 'ms', {
+      label: 'aws-cdk from registry.npmjs.org',
       stats: stats(cdkRegistry.map((x) => x.ms)),
     })
     record('installFloor', "npm install of a one-file tarball (npm's floor)", stats(floor.map((x) => x.ms)), 'ms', cdkYard)

@@ -125,8 +125,9 @@ const onlyWhatIsUsed = {
     b.onLoad({filter: /.*/, namespace: 'credential-chain'}, () => {
       // `export *` silently drops a name that two of them export: such an SDK refuses the build.
       const owner = new Map()
+      const requireFromRoot = createRequire(join(ROOT, 'x.js'))
       for (const name of CREDENTIAL_PROVIDER_PACKAGES) {
-        for (const n of Object.keys(createRequire(join(ROOT, 'x.js'))(name))) {
+        for (const n of Object.keys(requireFromRoot(name))) {
           if (owner.has(n)) throw new Error(`${owner.get(n)} and ${name} both export ${n}: the credential providers cannot be one module`)
           owner.set(n, name)
         }

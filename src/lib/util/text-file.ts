@@ -1,7 +1,7 @@
 /**
  * Reading a config or runbook file as text, refusing what is not one (a directory, a FIFO, a
- * binary, a file too large) with a message that names the file. Apart from the YAML parser, which
- * a command with a cached config never loads (src/lib/config/load.ts).
+ * binary, a file too large) with a message that names the file. Kept apart from the YAML parser
+ * (yaml-file.ts), which a command with a cached config never loads (src/lib/config/load.ts).
  */
 import {readFileSync, statSync} from 'node:fs'
 import {InvalidFileError, UsageError} from '../errors.js'

@@ -1,0 +1,54 @@
+/**
+ * What the bundle makes a command load, from esbuild's metafile (dist/meta.json, written by the
+ * build): the module boundaries that keep a command's start small, which a stray static import
+ * would undo without failing anything else. Sizes and times are the bench's (npm run bench).
+ */
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {beforeAll, describe, expect, test} from 'vitest'
+import {ROOT} from '../helpers/cli.js'
+
+interface Meta {
+  inputs: Record<string, unknown>
+  outputs: Record<string, {entryPoint?: string; inputs: Record<string, unknown>; imports: {path: string; kind: string}[]}>
+}
+let meta: Meta
+
+/** The source files in the chunks `entry` loads: before it runs (static imports), or ever (with `await import()`). */
+function reached(entry: string, kinds: 'static' | 'all'): string[] {
+  const seen = new Set<string>()
+  const walk = (file: string): void => {
+    if (seen.has(file) || !meta.outputs[file]) return
+    seen.add(file)
+    for (const i of meta.outputs[file].imports) if (kinds === 'all' || i.kind === 'import-statement') walk(i.path)
+  }
+  walk(entry)
+  return [...seen].flatMap((f) => Object.keys(meta.outputs[f]!.inputs))
+}
+
+beforeAll(() => {
+  meta = JSON.parse(readFileSync(join(ROOT, 'dist', 'meta.json'), 'utf8')) as Meta
+})
+
+describe('the bundle', () => {
+  test('dns status starts with the config loader but without the YAML parser, zod or the schema: those wait for a config the cache has not seen', () => {
+    const start = reached('dist/commands/dns/status.js', 'static')
+    expect(start).toContain('src/lib/config/load.ts')
+    expect(start.filter((f) => /node_modules\/(yaml|zod)\/|src\/lib\/config\/(schema|validate)\.ts/.test(f))).toEqual([])
+    const ever = reached('dist/commands/dns/status.js', 'all')
+    expect(ever).toContain('src/lib/config/validate.ts')
+    expect(ever.some((f) => f.includes('node_modules/yaml/'))).toBe(true)
+    // The check can fail: a command that reads a runbook has the parser from the start.
+    expect(reached('dist/commands/rollout.js', 'static').some((f) => f.includes('node_modules/yaml/'))).toBe(true)
+  })
+
+  test("the SDK's credential providers are one chunk, and Cognito's client, which no command reaches, is not bundled", () => {
+    const chain = Object.values(meta.outputs).filter((o) => o.entryPoint === 'credential-chain:aws-credential-providers')
+    expect(chain).toHaveLength(1)
+    // No provider is a chunk of its own behind `await import()` any more (they were nine).
+    const ownChunks = Object.values(meta.outputs).flatMap((o) => (/credential-provider-[^/]+\/dist-es\/index\.js$/.test(o.entryPoint ?? '') ? [o.entryPoint] : []))
+    expect(ownChunks).toEqual([])
+    expect(Object.keys(chain[0]!.inputs).some((f) => f.includes('/credential-provider-ini/'))).toBe(true)
+    expect(Object.keys(meta.inputs).filter((f) => /cognito/i.test(f))).toEqual([])
+  })
+})

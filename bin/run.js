@@ -24,6 +24,15 @@ process.stdout.on('error', (e) => {
 const {enableCompileCache} = await import('node:module')
 enableCompileCache?.()
 
+// The bundle's modules are one file, dist/modules.pack: this makes Node load them from it. A
+// damaged pack (a partial install) is said in one line, not a stack trace.
+try {
+  await import('./modules-pack.js')
+} catch (e) {
+  process.stderr.write(`clipper-ops: ${e.message}\n`)
+  process.exit(1)
+}
+
 // Help is answered from oclif.manifest.json without starting oclif (src/help/manifest-help.ts);
 // anything else, and help it cannot render exactly, goes to oclif (as does all help with
 // CLIPPER_OPS_HELP_FROM_OCLIF=1, which test/cli/help.test.ts compares with). Both come from the

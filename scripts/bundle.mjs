@@ -4,7 +4,8 @@
 // sandbox spawns; ESM with code splitting, so that a command loads only its own chunks and the
 // heavy clients (AWS SDK, @kubernetes/client-node) stay behind their `await import()`. oclif finds
 // the commands by its `pattern` strategy in dist/commands, and `oclif manifest` reads them from
-// there. Also writes dist/meta.json (esbuild's metafile: `node scripts/bundle-report.mjs` says
+// there (before scripts/pack-dist.mjs, the build's last step, puts all of dist/'s modules into one
+// file, dist/modules.pack, which bin/modules-pack.js serves). Also writes dist/meta.json (esbuild's metafile: `node scripts/bundle-report.mjs` says
 // what is in the bundle) and THIRD-PARTY-LICENSES.md. `tsc` only type-checks; vitest runs the
 // sources.
 import {build} from 'esbuild'
@@ -34,9 +35,10 @@ const entryPoints = [
   {in: join(ROOT, 'src', 'help', 'manifest-help.ts'), out: 'manifest-help'},
   // What bin/run.js starts otherwise: oclif itself, from the same chunks as the commands (one @oclif/core).
   {in: join(ROOT, 'src', 'oclif.ts'), out: 'oclif'},
-  // Scripts the sandbox runs as processes of their own (it looks for them in <package root>/dist/).
-  {in: join(SANDBOX, 'src', 'daemon.ts'), out: 'daemon'},
-  {in: join(SANDBOX, 'src', 'docker-shim.ts'), out: 'docker-shim'},
+  // Scripts the sandbox runs as processes of their own: it starts <package root>/dist/daemon.js and
+  // docker-shim.js, stubs that scripts/pack-dist.mjs writes to load these from the pack.
+  {in: join(SANDBOX, 'src', 'daemon.ts'), out: 'processes/daemon'},
+  {in: join(SANDBOX, 'src', 'docker-shim.ts'), out: 'processes/docker-shim'},
 ]
 
 // The SDK clients, client-node and @inquirer/prompts are imported with `await import()`, which

@@ -24,18 +24,24 @@ describe('oclif.manifest.json', () => {
   const manifest = JSON.parse(readFileSync(join(ROOT, manifestFile), 'utf8'))
 
   test('lists exactly the commands in src/commands (both packages) and the bundled plugin commands, with their flags and args', async () => {
-    const ids = SOURCES.flatMap((pkg) =>
-      commandFiles(join(pkg, 'src/commands')).map((f) =>
-        relative(join(pkg, 'src/commands'), f)
-          .replace(/\.ts$/, '')
-          .replace(/\/index$/, '')
-          .split('/')
-          .join(':'),
+    const sources = new Map(
+      SOURCES.flatMap((pkg) =>
+        commandFiles(join(pkg, 'src/commands')).map((f) => {
+          const id = relative(join(pkg, 'src/commands'), f)
+            .replace(/\.ts$/, '')
+            .replace(/\/index$/, '')
+            .split('/')
+            .join(':')
+          return [id, f] as const
+        }),
       ),
     )
+    const ids = [...sources.keys()]
     expect(Object.keys(manifest.commands).sort()).toEqual([...ids, ...BUNDLED_PLUGIN_COMMANDS].sort())
-    for (const id of ids) {
-      const mod = await import(pathToFileURL(join(ROOT, 'dist/commands', `${id.split(':').join('/')}.js`)).href)
+    // The classes from their sources: the bundle's modules are in dist/modules.pack, which only
+    // the CLI's own loader (bin/modules-pack.js) reads, and the bundle is built from these.
+    for (const [id, source] of sources) {
+      const mod = await import(pathToFileURL(source).href)
       const cls = mod.default
       const entry = manifest.commands[id]
       const flags = Object.keys({...cls.baseFlags, ...cls.flags, ...(cls.enableJsonFlag ? {json: true} : {})}).sort()

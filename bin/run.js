@@ -37,7 +37,9 @@ try {
 // anything else, and help it cannot render exactly, goes to oclif (as does all help with
 // CLIPPER_OPS_HELP_FROM_OCLIF=1, which test/cli/help.test.ts compares with). Both come from the
 // bundle in dist/: the installed package has no node_modules.
-const root = new URL('..', import.meta.url).pathname
+// A path, not the URL's pathname: that keeps a space or an ü percent-encoded ("/Users/Jo%20Smith").
+const {fileURLToPath} = await import('node:url')
+const root = fileURLToPath(new URL('..', import.meta.url))
 const {manifestHelp} = await import('../dist/manifest-help.js')
 if (process.env.CLIPPER_OPS_HELP_FROM_OCLIF === '1' || !(await manifestHelp(root, process.argv.slice(2)))) {
   const {execute} = await import('../dist/oclif.js')

@@ -20,10 +20,14 @@ function readIndex(pack: Buffer): {size: number; modules: Record<string, [number
 const copies: string[] = []
 afterAll(() => copies.forEach(removeDir))
 
-/** The package as installed (what package.json's `files` ships), in a directory of its own. */
+/**
+ * The package as installed (what package.json's `files` ships), in a directory of its own whose
+ * path has a space and an ü, which file URLs percent-encode ("/Users/Jo Smith/…").
+ */
 function installedCopy(): string {
-  const dir = tempDir('clipper-ops-pack-')
-  copies.push(dir)
+  const top = tempDir('clipper-ops-pack-')
+  copies.push(top)
+  const dir = join(top, 'Jo Smü')
   for (const f of ['bin', 'dist', 'runbooks', 'package.json', 'oclif.manifest.json']) cpSync(join(ROOT, f), join(dir, f), {recursive: true})
   return dir
 }
@@ -68,6 +72,9 @@ describe('dist/modules.pack', () => {
     const r = run(dir, ['runs', 'list'])
     expect(r.status, r.stderr).toBe(0)
     expect(r.stdout).toContain('No RUNS in')
+    const help = run(dir, ['--help'])
+    expect(help.status, help.stderr).toBe(0)
+    expect(help.stdout).toContain('USAGE')
   })
 
   test('damaged (a partial install) is said in one line, naming the file and what to do, with exit 1', () => {

@@ -25,7 +25,7 @@ if (existsSync(PACK)) {
   }
   const damaged = (why) => {
     closeSync(fd)
-    throw new Error(`${PACK} is damaged (${why}): reinstall clipper-ops (npm install clipper-ops, or clear the npx cache: npx clear-npx-cache).`)
+    throw new Error(`${PACK} is damaged (${why}): reinstall clipper-ops (npm install clipper-ops; for npx, remove npx's copy: rm -rf ~/.npm/_npx).`)
   }
   const indexLength = read(4, 0).readUInt32LE(0)
   let index
@@ -37,7 +37,8 @@ if (existsSync(PACK)) {
   const base = 4 + indexLength
   const size = fstatSync(fd).size
   if (size !== base + index.size) damaged(`${size} bytes, not the ${base + index.size} it was written with`)
-  const packed = (url) => (url.startsWith(DIST) ? index.modules[url.slice(DIST.length)] : undefined)
+  const modules = new Map(Object.entries(index.modules))
+  const packed = (url) => (url.startsWith(DIST) ? modules.get(url.slice(DIST.length)) : undefined)
 
   registerHooks({
     resolve(specifier, context, nextResolve) {

@@ -4,10 +4,10 @@
 // sandbox spawns; ESM with code splitting, so that a command loads only its own chunks and the
 // heavy clients (AWS SDK, @kubernetes/client-node) stay behind their `await import()`. oclif finds
 // the commands by its `pattern` strategy in dist/commands, and `oclif manifest` reads them from
-// there (before scripts/pack-dist.mjs, the build's last step, puts all of dist/'s modules into one
-// file, dist/modules.pack, which bin/modules-pack.js serves). Also writes dist/meta.json (esbuild's metafile: `node scripts/bundle-report.mjs` says
-// what is in the bundle) and THIRD-PARTY-LICENSES.md. `tsc` only type-checks; vitest runs the
-// sources.
+// there (before scripts/pack-dist.mjs, the build's last step, puts all of dist/'s modules into
+// one file, dist/modules.pack, which bin/modules-pack.js serves). Also writes dist/meta.json
+// (esbuild's metafile: `node scripts/bundle-report.mjs` says what is in the bundle) and
+// THIRD-PARTY-LICENSES.md. `tsc` only type-checks; vitest runs the sources.
 import {build} from 'esbuild'
 import {existsSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'

@@ -51,4 +51,12 @@ describe('the bundle', () => {
     expect(Object.keys(chain[0]!.inputs).some((f) => f.includes('/credential-provider-ini/'))).toBe(true)
     expect(Object.keys(meta.inputs).filter((f) => /cognito/i.test(f))).toEqual([])
   })
+
+  test("oclif's plugin sorts the commands by code unit (scripts/bundle.mjs), which puts every id of the manifest where localeCompare did", () => {
+    const ids = Object.keys(JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')).commands as object)
+    const byCodeUnit = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    expect(byCodeUnit).toEqual([...ids].sort((a, b) => a.localeCompare(b)))
+    // Ids where the two could differ are there: a command beside the commands of its own topic.
+    expect(ids).toEqual(expect.arrayContaining(['autocomplete', 'autocomplete:create', 'dns:status', 'dr:drill']))
+  })
 })

@@ -50,11 +50,6 @@ const TRIMMED = /^(@aws-sdk\/client-[a-z0-9-]+|@aws-sdk\/credential-providers|@k
 const sources = [join(ROOT, 'src'), join(SANDBOX, 'src')].flatMap(tsFiles).map((f) => readFileSync(f, 'utf8'))
 const words = new Set(sources.flatMap((text) => text.match(/[A-Za-z_$][\w$]*/g) ?? []))
 const whole = new Set(sources.flatMap((text) => [...text.matchAll(/import \* as \w+ from '([^']+)'/g)].map((m) => m[1])))
-const CREDENTIAL_PROVIDER_PACKAGES = [
-  ...['env', 'ini', 'sso', 'process', 'web-identity', 'http', 'login', 'node'].map((p) => `@aws-sdk/credential-provider-${p}`),
-  '@smithy/credential-provider-imds',
-]
-const CREDENTIAL_PROVIDERS = new RegExp(`^(${CREDENTIAL_PROVIDER_PACKAGES.join('|')})$`)
 const onlyWhatIsUsed = {
   name: 'only-what-is-used',
   setup(b) {
@@ -99,7 +94,7 @@ const onlyWhatIsUsed = {
     b.onLoad({filter: /\/node_modules\/@oclif\/core\/lib\/.*\.js$/}, (args) => {
       let text = readFileSync(args.path, 'utf8')
       text = text.replace(
-        /^(const|var|let) (\w+) = ((?:__importStar|__importDefault)?\(?require\("((?!node:)[^"]+)"\)\)?);$/gm,
+        /^(const|var|let) (\w+) = ((?:__importStar|__importDefault)?\(?require\("((?!node:)[^"]+|node:child_process)"\)\)?);$/gm,
         (all, kind, name, rhs) => `${kind} ${name} = __oclifLazy(() => ${rhs});`,
       )
       text = text.replace(
@@ -110,6 +105,14 @@ const onlyWhatIsUsed = {
       // Its plugin sorts the commands with localeCompare, whose first call starts ICU's collator:
       // ~8 ms of every command. Our ids (lowercase words and ':') sort the same by code unit;
       // test/cli/bundle.test.ts checks that for every id of the manifest.
+      // Its Config asks wsl-utils whether this is WSL: that module imports child_process, util and
+      // fs/promises for its PowerShell helpers (~40 of Node's modules, ~5 ms of every command).
+      // Its answer is is-wsl's, which loads only what it needs.
+      if (args.path.endsWith('/lib/util/os.js')) {
+        const wsl = "(await import('wsl-utils')).isWsl"
+        if (!text.includes(wsl)) throw new Error(`${args.path} no longer asks "${wsl}": see scripts/bundle.mjs`)
+        text = text.replace(wsl, "(await import('is-wsl')).default")
+      }
       if (args.path.endsWith('/lib/config/plugin.js')) {
         const sort = '.sort((a, b) => a.id.localeCompare(b.id));'
         if (!text.includes(sort)) throw new Error(`${args.path} no longer sorts its commands with "${sort}": see scripts/bundle.mjs`)
@@ -127,22 +130,6 @@ const onlyWhatIsUsed = {
       // functions it then drops (Cognito's client: three files of nothing a command can run).
       const from = (n) => (existsSync(join(dirname(args.path), `${n}.js`)) ? `./${n}.js` : args.path)
       return {contents: used.map((n) => `export {${n}} from ${JSON.stringify(from(n))}`).join('\n'), resolveDir: dirname(args.path)}
-    })
-    // The SDK's credential chain takes each provider (environment, ini, SSO, process, web identity,
-    // container and instance metadata, HTTP, login) with `await import()`: nine chunks of ~3 KB,
-    // each a file more to install. They are one module here, loaded when the chain first runs.
-    b.onResolve({filter: CREDENTIAL_PROVIDERS}, (args) => (args.kind === 'dynamic-import' ? {path: 'aws-credential-providers', namespace: 'credential-chain'} : undefined))
-    b.onLoad({filter: /.*/, namespace: 'credential-chain'}, () => {
-      // `export *` silently drops a name that two of them export: such an SDK refuses the build.
-      const owner = new Map()
-      const requireFromRoot = createRequire(join(ROOT, 'x.js'))
-      for (const name of CREDENTIAL_PROVIDER_PACKAGES) {
-        for (const n of Object.keys(requireFromRoot(name))) {
-          if (owner.has(n)) throw new Error(`${owner.get(n)} and ${name} both export ${n}: the credential providers cannot be one module`)
-          owner.set(n, name)
-        }
-      }
-      return {contents: CREDENTIAL_PROVIDER_PACKAGES.map((name) => `export * from ${JSON.stringify(name)}`).join('\n'), resolveDir: ROOT}
     })
     // oclif's spinner (ux.action, which our commands do not use) draws one of two of cli-spinners'
     // ninety: the other 30 KB would be loaded by every command that starts oclif.

@@ -18,7 +18,7 @@ for (const output of Object.values(meta.outputs)) {
   }
 }
 const total = [...byPackage.values()].reduce((a, b) => a + b, 0)
-console.log(`dist/: ${kb(total)} of JavaScript in ${Object.keys(meta.outputs).length} files. The biggest parts:`)
+console.log(`dist/: ${kb(total)} of JavaScript in ${Object.keys(meta.outputs).length} modules (one file: dist/modules.pack). The biggest parts:`)
 for (const [name, bytes] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, Number(process.argv[2] ?? 20))) console.log(`${kb(bytes)}  ${name}`)
 
 const loaded = (file, seen = new Set()) => {
@@ -29,7 +29,7 @@ const loaded = (file, seen = new Set()) => {
 }
 console.log('')
 console.log('Loaded at start (static imports only):')
-for (const entry of ['dist/manifest-help.js', 'dist/oclif.js', 'dist/commands/runs/list.js', 'dist/commands/dns/status.js', 'dist/commands/rollout.js', 'dist/daemon.js']) {
+for (const entry of ['dist/manifest-help.js', 'dist/oclif.js', 'dist/commands/runs/list.js', 'dist/commands/dns/status.js', 'dist/commands/rollout.js', 'dist/processes/daemon.js']) {
   const files = [...loaded(entry)]
-  console.log(`${kb(files.reduce((a, f) => a + meta.outputs[f].bytes, 0))}  ${entry} (${files.length} files)`)
+  console.log(`${kb(files.reduce((a, f) => a + meta.outputs[f].bytes, 0))}  ${entry} (${files.length} modules)`)
 }

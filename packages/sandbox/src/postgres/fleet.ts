@@ -208,8 +208,12 @@ export class PostgresFleet {
     mark('seed')
     const backups = new BaseBackups({pg: pgb, root: join(dataRoot, 'backups'), port, superPassword: secrets.superuserPassword, cwd: dataRoot})
     const fleet = new PostgresFleet(pgb, o, dataRoot, port, secrets, backups, createdAt)
-    // Writing before the first backup: what it holds ends at the sandbox's start, not at the seed.
+    // Writing before the first backup: what it holds ends at the sandbox's start, not at the seed
+    // (whose newest row is an hour old). The backup waits for the first row, else it could start
+    // before the writer's first insert commits (it did on a loaded machine: a drill then measured
+    // an RPO of 1h2m). A writer that cannot write within 10 s says so in the log, and the backup goes on.
     fleet.writer.start()
+    await Promise.race([fleet.writer.firstRow, new Promise((resolve) => setTimeout(resolve, 10_000).unref())])
     try {
       await backups.take('initial').done
     } catch (e) {

@@ -14,6 +14,9 @@ export class ViewWriter {
   private stopped = false
   private failing = false
   written = 0
+  private wroteFirst!: () => void
+  /** Settles on the first row written: a backup taken after it holds the sandbox's start. */
+  readonly firstRow = new Promise<void>((resolve) => (this.wroteFirst = resolve))
 
   constructor(
     private readonly login: Login,
@@ -45,6 +48,7 @@ export class ViewWriter {
       }
       await this.client.query('insert into clip_views (clip_id) values ($1)', [1 + Math.floor(Math.random() * SEED_COUNTS.clips)])
       this.written++
+      this.wroteFirst()
       if (this.failing) this.log('postgres writer: writing again')
       this.failing = false
     } catch (e) {

@@ -29,7 +29,14 @@ const loaded = (file, seen = new Set()) => {
 }
 console.log('')
 console.log('Loaded at start (static imports only):')
-for (const entry of ['dist/manifest-help.js', 'dist/oclif.js', 'dist/commands/runs/list.js', 'dist/commands/dns/status.js', 'dist/commands/rollout.js', 'dist/processes/daemon.js']) {
+for (const entry of [
+  'dist/manifest-help.js',
+  'dist/oclif.js',
+  'dist/commands/runs/list.js',
+  'dist/commands/dns/status.js',
+  'dist/commands/rollout.js',
+  'dist/processes/daemon.js',
+]) {
   const files = [...loaded(entry)]
   console.log(`${kb(files.reduce((a, f) => a + meta.outputs[f].bytes, 0))}  ${entry} (${files.length} modules)`)
 }

@@ -50,6 +50,19 @@ const TRIMMED = /^(@aws-sdk\/client-[a-z0-9-]+|@aws-sdk\/credential-providers|@k
 const sources = [join(ROOT, 'src'), join(SANDBOX, 'src')].flatMap(tsFiles).map((f) => readFileSync(f, 'utf8'))
 const words = new Set(sources.flatMap((text) => text.match(/[A-Za-z_$][\w$]*/g) ?? []))
 const whole = new Set(sources.flatMap((text) => [...text.matchAll(/import \* as \w+ from '([^']+)'/g)].map((m) => m[1])))
+// Texts of @oclif/core changed in the bundle, each for a start cost of every command.
+const OCLIF_PATCHES = [
+  // Its Node version warning loads semver: bin/run.js checks the version first.
+  {file: '/lib/index.js', from: '\ncheckNodeVersion();\n', to: '\n'},
+  // Its plugin sorts the commands with localeCompare, whose first call starts ICU's collator:
+  // ~8 ms. Our ids (lowercase words and ':') sort the same by code unit; test/cli/bundle.test.ts
+  // checks that for every id of the manifest.
+  {file: '/lib/config/plugin.js', from: '.sort((a, b) => a.id.localeCompare(b.id));', to: '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));'},
+  // Its Config asks wsl-utils whether this is WSL: that module imports child_process, util and
+  // fs/promises for its PowerShell helpers (~40 of Node's modules, ~5 ms). The answer is is-wsl's.
+  {file: '/lib/util/os.js', from: "(await import('wsl-utils')).isWsl", to: "(await import('is-wsl')).default"},
+]
+
 const onlyWhatIsUsed = {
   name: 'only-what-is-used',
   setup(b) {
@@ -89,8 +102,8 @@ const onlyWhatIsUsed = {
     })
     // @oclif/core is CommonJS whose modules require one another at the top (its index, everything;
     // main.js, the help classes), so that a command ran ~330 KB of oclif's module code it never
-    // calls. Each such require becomes a binding loaded on its first use. (oclif's Node version
-    // warning, which loads semver, goes too: bin/run.js checks the version first.)
+    // calls. Each such require becomes a binding loaded on its first use; of Node's own modules,
+    // only child_process (which brings ~30 more). Then OCLIF_PATCHES.
     b.onLoad({filter: /\/node_modules\/@oclif\/core\/lib\/.*\.js$/}, (args) => {
       let text = readFileSync(args.path, 'utf8')
       text = text.replace(
@@ -101,22 +114,10 @@ const onlyWhatIsUsed = {
         /^exports\.(\w+) = (__importStar\(require\("\.[^"]+"\)\));$/gm,
         (all, name, rhs) => `Object.defineProperty(exports, "${name}", {enumerable: true, configurable: true, get: () => ${rhs}});`,
       )
-      text = text.replace(/^checkNodeVersion\(\);$/m, '')
-      // Its plugin sorts the commands with localeCompare, whose first call starts ICU's collator:
-      // ~8 ms of every command. Our ids (lowercase words and ':') sort the same by code unit;
-      // test/cli/bundle.test.ts checks that for every id of the manifest.
-      // Its Config asks wsl-utils whether this is WSL: that module imports child_process, util and
-      // fs/promises for its PowerShell helpers (~40 of Node's modules, ~5 ms of every command).
-      // Its answer is is-wsl's, which loads only what it needs.
-      if (args.path.endsWith('/lib/util/os.js')) {
-        const wsl = "(await import('wsl-utils')).isWsl"
-        if (!text.includes(wsl)) throw new Error(`${args.path} no longer asks "${wsl}": see scripts/bundle.mjs`)
-        text = text.replace(wsl, "(await import('is-wsl')).default")
-      }
-      if (args.path.endsWith('/lib/config/plugin.js')) {
-        const sort = '.sort((a, b) => a.id.localeCompare(b.id));'
-        if (!text.includes(sort)) throw new Error(`${args.path} no longer sorts its commands with "${sort}": see scripts/bundle.mjs`)
-        text = text.replace(sort, '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));')
+      for (const patch of OCLIF_PATCHES.filter((p) => args.path.endsWith(p.file))) {
+        // An oclif that no longer has the text refuses the build: the patch would silently not apply.
+        if (!text.includes(patch.from)) throw new Error(`${args.path} no longer has "${patch.from}": see OCLIF_PATCHES in scripts/bundle.mjs`)
+        text = text.replace(patch.from, patch.to)
       }
       return {contents: `const {lazy: __oclifLazy} = require(${JSON.stringify(join(ROOT, 'scripts', 'lazy-require.mjs'))});\n${text}`, loader: 'js'}
     })

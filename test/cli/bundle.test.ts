@@ -3,10 +3,11 @@
  * build): the module boundaries that keep a command's start small, which a stray static import
  * would undo without failing anything else. Sizes and times are the bench's (npm run bench).
  */
+import {spawnSync} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, test} from 'vitest'
-import {ROOT} from '../helpers/cli.js'
+import {BIN, ROOT} from '../helpers/cli.js'
 
 interface Meta {
   inputs: Record<string, unknown>
@@ -45,6 +46,22 @@ describe('the bundle', () => {
   test("Cognito's client, which no command reaches, is not bundled (through @aws-sdk/credential-providers' index it was: three chunks)", () => {
     expect(Object.keys(meta.inputs).some((f) => f.includes('/credential-provider-ini/'))).toBe(true)
     expect(Object.keys(meta.inputs).filter((f) => /cognito/i.test(f))).toEqual([])
+  })
+
+  test("a command's start calls no localeCompare (ICU's collator) and loads no child_process (oclif's WSL check): the OCLIF_PATCHES of scripts/bundle.mjs", () => {
+    // Counted in the process itself, by a module that Node runs before the CLI.
+    const probe = `data:text/javascript,${encodeURIComponent(
+      "let n = 0; const lc = String.prototype.localeCompare; String.prototype.localeCompare = function (...a) { n++; return lc.apply(this, a) }; process.on('exit', () => process.stderr.write('\\nPROBE ' + JSON.stringify({localeCompare: n, childProcess: process.moduleLoadList.includes('NativeModule child_process')}) + '\\n'))",
+    )}`
+    const probed = (args: string[]) => {
+      const r = spawnSync(process.execPath, ['--import', probe, ...args], {encoding: 'utf8'})
+      expect(r.status, r.stderr).toBe(0)
+      return JSON.parse(/^PROBE (.*)$/m.exec(r.stderr)![1]!)
+    }
+    // The probe sees both when they happen.
+    expect(probed(['-e', "'a'.localeCompare('b'); require('node:child_process')"])).toEqual({localeCompare: 1, childProcess: true})
+    // `--version` starts oclif (its Config, its plugin's commands) and nothing else.
+    expect(probed([BIN, '--version'])).toEqual({localeCompare: 0, childProcess: false})
   })
 
   test("oclif's plugin sorts the commands by code unit (scripts/bundle.mjs), which puts every id of the manifest where localeCompare did", () => {

@@ -12,9 +12,11 @@ import {removeDir, ROOT, tempDir} from '../helpers/cli.js'
 const DIST = join(ROOT, 'dist')
 const files = (dir: string): string[] => readdirSync(dir, {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]))
 
-function readIndex(pack: Buffer): {size: number; modules: Record<string, [number, number]>} {
-  const length = pack.readUInt32LE(0)
-  return JSON.parse(pack.subarray(4, 4 + length).toString('utf8'))
+/** A pack as bin/modules-pack.js reads it: the index, and where the modules' bytes start. */
+function readPack(file: string): {bytes: Buffer; size: number; modules: Record<string, [number, number]>; base: number} {
+  const bytes = readFileSync(file)
+  const length = bytes.readUInt32LE(0)
+  return {bytes, base: 4 + length, ...JSON.parse(bytes.subarray(4, 4 + length).toString('utf8'))}
 }
 
 const copies: string[] = []
@@ -41,14 +43,12 @@ describe('dist/modules.pack', () => {
       .filter((f) => f.endsWith('.js'))
       .map((f) => f.replace(/^dist\//, ''))
       .sort()
-    const pack = readFileSync(join(DIST, 'modules.pack'))
-    const index = readIndex(pack)
-    expect(Object.keys(index.modules).sort()).toEqual(written)
-    expect(pack.length).toBe(4 + pack.readUInt32LE(0) + index.size)
+    const pack = readPack(join(DIST, 'modules.pack'))
+    expect(Object.keys(pack.modules).sort()).toEqual(written)
+    expect(pack.bytes.length).toBe(pack.base + pack.size)
     // Each range is one module: every module starts with esbuild's banner (scripts/bundle.mjs).
-    const base = 4 + pack.readUInt32LE(0)
-    for (const [name, [start, end]] of Object.entries(index.modules)) {
-      expect(pack.subarray(base + start, base + end).toString('utf8'), name).toMatch(/^import \{createRequire as __cjsRequire\} from 'node:module';/)
+    for (const [name, [start, end]] of Object.entries(pack.modules)) {
+      expect(pack.bytes.subarray(pack.base + start, pack.base + end).toString('utf8'), name).toMatch(/^import \{createRequire as __cjsRequire\} from 'node:module';/)
     }
     const left = files(DIST)
       .filter((f) => f.endsWith('.js'))
@@ -60,15 +60,13 @@ describe('dist/modules.pack', () => {
   test('is what runs: a command changed in the pack runs changed', () => {
     const dir = installedCopy()
     const file = join(dir, 'dist', 'modules.pack')
-    const pack = readFileSync(file)
-    const index = readIndex(pack)
-    const base = 4 + pack.readUInt32LE(0)
+    const {bytes, base, modules} = readPack(file)
     // The same number of bytes, so the index stays true: `runs list`'s "No runs in" becomes "No RUNS in".
-    const [start, end] = index.modules['commands/runs/list.js']
-    const text = pack.subarray(base + start, base + end).toString('latin1')
+    const [start, end] = modules['commands/runs/list.js']!
+    const text = bytes.subarray(base + start, base + end).toString('latin1')
     expect(text).toContain('No runs in')
-    pack.write(text.replace('No runs in', 'No RUNS in'), base + start, 'latin1')
-    writeFileSync(file, pack)
+    bytes.write(text.replace('No runs in', 'No RUNS in'), base + start, 'latin1')
+    writeFileSync(file, bytes)
     const r = run(dir, ['runs', 'list'])
     expect(r.status, r.stderr).toBe(0)
     expect(r.stdout).toContain('No RUNS in')
